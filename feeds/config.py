@@ -1,0 +1,391 @@
+"""Load the TOML configuration: the shipped defaults with a user file merged over them,
+validated into frozen dataclasses.
+
+Every problem becomes a ConfigError that names the file, the key and the problem, so the
+CLI can print one line and exit 2 instead of a traceback."""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from feeds import paths
+
+
+class ConfigError(Exception):
+    """A bad configuration: `file: key: problem`."""
+
+    def __init__(self, file: Path | str | None, key: str, problem: str) -> None:
+        self.file = str(file) if file is not None else "<config>"
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{self.file}: {key or '(file)'}: {problem}")
+
+
+# ---------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str
+    interval: float
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    concurrency: int = 8
+    per_host: int = 2
+    default_interval: float = 600.0
+    jitter: float = 0.1
+    max_backoff: float = 3600.0
+    user_agent: str = "policywatch"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: str = ""
+
+
+# --- [classifier] (see feeds/classify.py for how the rules are compiled)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- [prices]
+
+
+@dataclass(frozen=True)
+class PriceSourceConfig:
+    kind: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class PricesConfig:
+    symbol: str = "BTC-USD"
+    interval: float = 10.0
+    sources: tuple[PriceSourceConfig, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- [scenario]
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- [alerts] and [ui]
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UIConfig:
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    feeds: tuple[FeedConfig, ...]
+    fetch: FetchConfig
+    store: StoreConfig
+    classifier: ClassifierConfig
+    prices: PricesConfig
+    scenario: ScenarioConfig
+    alerts: AlertsConfig
+    ui: UIConfig
+    user_file: Path | None = None
+
+    def feed(self, name: str) -> FeedConfig:
+        for f in self.feeds:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+# ---------------------------------------------------------------- reading helpers
+
+
+class Origin:
+    """Says which file a key came from, so errors blame the right file."""
+
+    def __init__(self, default_file: Path, user_file: Path | None, user: Mapping[str, Any]):
+        self.default_file = default_file
+        self.user_file = user_file
+        self.user = user
+
+    def file_of(self, key: str) -> Path:
+        if self.user_file is None:
+            return self.default_file
+        node: Any = self.user
+        for part in _split_key(key):
+            if isinstance(node, list):
+                return self.user_file  # user arrays replace the default ones whole
+            if isinstance(part, int) or not isinstance(node, Mapping) or part not in node:
+                return self.default_file
+            node = node[part]
+        return self.user_file
+
+
+def _split_key(key: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for chunk in key.split("."):
+        while "[" in chunk:
+            head, _, rest = chunk.partition("[")
+            if head:
+                parts.append(head)
+            index, _, chunk = rest.partition("]")
+            parts.append(int(index) if index.isdigit() else index)
+        if chunk:
+            parts.append(chunk)
+    return parts
+
+
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number",
+               list: "an array", dict: "a table"}
+
+
+class Table:
+    """A TOML table being validated: typed getters, and a check that no unknown key is left."""
+
+    def __init__(self, data: Any, key: str, origin: Origin) -> None:
+        self.key = key
+        self.origin = origin
+        if not isinstance(data, Mapping):
+            raise self.error(key, "must be a table")
+        self.data = data
+        self.seen: set[str] = set()
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.origin.file_of(key), key, problem)
+
+    def path(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def get(self, name: str, kind: type, default: Any = ..., *, check: Callable[[Any], str | None] | None = None) -> Any:
+        self.seen.add(name)
+        if name not in self.data:
+            if default is ...:
+                raise self.error(self.path(name), "is required")
+            return default
+        value = self.data[name]
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            raise self.error(self.path(name), f"must be {_TYPE_NAMES.get(kind, kind.__name__)}, not {type(value).__name__}")
+        if kind is float and not math.isfinite(value):
+            raise self.error(self.path(name), "must be a finite number")
+        if check is not None and (problem := check(value)):
+            raise self.error(self.path(name), problem)
+        return value
+
+    def positive(self, name: str, kind: type = float, default: Any = ...) -> Any:
+        return self.get(name, kind, default, check=lambda v: None if v > 0 else "must be positive")
+
+    def decimal(self, name: str, default: Any = ..., *, positive: bool = False) -> Decimal:
+        """A number read as Decimal via its text, so 8.7e12 stays exact."""
+        value = self.get(name, float, default)
+        if positive and not value > 0:
+            raise self.error(self.path(name), "must be positive")
+        return Decimal(str(self.data.get(name, value)))
+
+    def table(self, name: str) -> "Table":
+        self.seen.add(name)
+        return Table(self.data.get(name, {}), self.path(name), self.origin)
+
+    def tables(self, name: str) -> list["Table"]:
+        self.seen.add(name)
+        value = self.data.get(name, [])
+        if not isinstance(value, list):
+            raise self.error(self.path(name), "must be an array of tables ([[...]])")
+        return [Table(v, f"{self.path(name)}[{i}]", self.origin) for i, v in enumerate(value)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise self.error(self.path(unknown[0]), "unknown key")
+
+    def raw(self) -> dict[str, Any]:
+        """Take the whole table as it is, for sections validated by their own module."""
+        self.seen.update(self.data)
+        return dict(self.data)
+
+
+def http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an http or https URL"
+    return None
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _fetch(t: Table) -> FetchConfig:
+    d = FetchConfig()
+    cfg = FetchConfig(
+        connect_timeout=t.positive("connect_timeout", float, d.connect_timeout),
+        read_timeout=t.positive("read_timeout", float, d.read_timeout),
+        total_timeout=t.positive("total_timeout", float, d.total_timeout),
+        max_bytes=t.positive("max_bytes", int, d.max_bytes),
+        max_redirects=t.get("max_redirects", int, d.max_redirects,
+                            check=lambda v: None if v >= 0 else "must not be negative"),
+        concurrency=t.positive("concurrency", int, d.concurrency),
+        per_host=t.positive("per_host", int, d.per_host),
+        default_interval=t.positive("default_interval", float, d.default_interval),
+        jitter=t.get("jitter", float, d.jitter,
+                     check=lambda v: None if 0 <= v < 1 else "must be at least 0 and below 1"),
+        max_backoff=t.positive("max_backoff", float, d.max_backoff),
+        user_agent=t.get("user_agent", str, d.user_agent,
+                         check=lambda v: None if v.strip() else "must not be empty"),
+    )
+    t.done()
+    return cfg
+
+
+def _feeds(root: Table, fetch: FetchConfig) -> tuple[FeedConfig, ...]:
+    out: list[FeedConfig] = []
+    names: set[str] = set()
+    for t in root.tables("feeds"):
+        name = t.get("name", str, check=lambda v: None if v.strip() else "must not be empty")
+        if name in names:
+            raise t.error(t.path("name"), f"duplicate feed name {name!r}")
+        names.add(name)
+        url = t.get("url", str, check=http_url)
+        interval = t.positive("interval", float, fetch.default_interval)
+        t.done()
+        out.append(FeedConfig(name=name, url=url, interval=interval))
+    return tuple(out)
+
+
+def _store(t: Table) -> StoreConfig:
+    cfg = StoreConfig(path=t.get("path", str, ""))
+    t.done()
+    return cfg
+
+
+def _classifier(t: Table) -> ClassifierConfig:
+    return ClassifierConfig(raw=t.raw())
+
+
+PRICE_SOURCE_KINDS = ("coinbase", "kraken", "binance", "coingecko", "bitstamp")
+
+
+def _prices(t: Table) -> PricesConfig:
+    symbol = t.get("symbol", str, "BTC-USD")
+    interval = t.positive("interval", float, 10.0)
+    sources = []
+    for s in t.tables("sources"):
+        kind = s.get("kind", str, check=lambda v: None if v in PRICE_SOURCE_KINDS
+                     else f"must be one of {', '.join(PRICE_SOURCE_KINDS)}")
+        url = s.get("url", str, None, check=http_url)
+        s.done()
+        sources.append(PriceSourceConfig(kind=kind, url=url))
+    rest = {k: v for k, v in t.data.items() if k not in ("symbol", "interval", "sources")}
+    t.raw()
+    return PricesConfig(symbol=symbol, interval=interval, sources=tuple(sources), raw=rest)
+
+
+def _scenario(t: Table) -> ScenarioConfig:
+    return ScenarioConfig(raw=t.raw())
+
+
+def _alerts(t: Table) -> AlertsConfig:
+    return AlertsConfig(raw=t.raw())
+
+
+def _ui(t: Table) -> UIConfig:
+    return UIConfig(raw=t.raw())
+
+
+# ---------------------------------------------------------------- loading
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(path, "", "is a directory, not a file") from None
+    except PermissionError:
+        raise ConfigError(path, "", "permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not UTF-8 text ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot be read: {exc.strerror or exc}") from None
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key, recursively; anything else (arrays too) is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def user_config_path(explicit: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """--config, then $POLICYWATCH_CONFIG, then the XDG config file if it exists."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get("POLICYWATCH_CONFIG"):
+        return Path(env["POLICYWATCH_CONFIG"])
+    candidate = paths.config_dir() / "config.toml"
+    return candidate if candidate.is_file() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None,
+                use_user_file: bool = True) -> Config:
+    """The shipped defaults with the user's file merged over them, validated."""
+    default_file = paths.default_config_file()
+    default = read_toml(default_file)
+    user_file = user_config_path(path, env) if use_user_file else None
+    user = read_toml(user_file) if user_file is not None else {}
+    origin = Origin(default_file, user_file, user)
+    root = Table(merge(default, user), "", origin)
+
+    fetch = _fetch(root.table("fetch"))
+    config = Config(
+        feeds=_feeds(root, fetch),
+        fetch=fetch,
+        store=_store(root.table("store")),
+        classifier=_classifier(root.table("classifier")),
+        prices=_prices(root.table("prices")),
+        scenario=_scenario(root.table("scenario")),
+        alerts=_alerts(root.table("alerts")),
+        ui=_ui(root.table("ui")),
+        user_file=user_file,
+    )
+    root.done()
+    return config

@@ -1,0 +1,1 @@
+"""policywatch's terminal front ends: the `policywatch` command and the Textual app."""

@@ -1,0 +1,87 @@
+"""The `policywatch` command: argument parsing and dispatch only.
+
+Headless subcommands live in tui/commands/; with no subcommand the Textual app starts.
+Textual is imported only on that path, so `policywatch fetch` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from typing import Sequence
+
+from feeds import __version__
+
+# (subcommand, module in tui.commands, one-line help)
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("fetch", "fetch", "poll every feed once and print the items"),
+    ("classify", "classify", "add flag/priority/tags/matches to JSONL items on stdin"),
+    ("eval", "evaluate", "precision / recall / F1 of the classifier on a labeled JSONL file"),
+    ("price", "price", "the aggregated BTC price from the configured sources"),
+    ("scenario", "scenario", "what an allocation of retirement money buys in BTC/ETH"),
+    ("watch", "watch", "headless: stream new flagged items as JSONL"),
+    ("search", "search", "search the stored history"),
+    ("opml", "opml", "import or export the feed list as OPML"),
+    ("serve", "serve", "serve the app to a browser (textual-serve)"),
+)
+
+
+def _command_module(module: str):
+    name = f"tui.commands.{module}"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="user config file merged over the defaults")
+    parser.add_argument("--db", metavar="PATH", help="SQLite database file (default: XDG data dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policywatch",
+        description="Terminal monitor for US retirement-plan (401(k)) and crypto policy news.",
+    )
+    parser.add_argument("--version", action="version", version=f"policywatch {__version__}")
+    add_common(parser)
+    parser.add_argument("--demo", action="store_true",
+                        help="run offline on recorded feeds and prices served from loopback")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command, module_name, help_text in COMMANDS:
+        module = _command_module(module_name)
+        if module is None:
+            continue
+        p = sub.add_parser(command, help=help_text, description=help_text)
+        add_common(p)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "run", None) is not None:
+            return int(args.run(args) or 0)
+        app_command = _command_module("app")
+        if app_command is None:
+            parser.print_help()
+            return 0
+        return int(app_command.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (e.g. `| head`): not an error of ours.
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        finally:
+            return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
