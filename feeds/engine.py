@@ -1,0 +1,259 @@
+"""The engine wires the pipeline: scheduler job -> fetch -> parse (off the loop) ->
+classify -> store -> event to the sink.
+
+It runs on whatever asyncio loop is running (Textual's own, or asyncio.run in the CLI),
+hands over the stored state first so nobody waits on the network, and keeps every feed's
+trouble to that feed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from feeds.config import Config, FeedConfig
+from feeds.fetch import FetchError, Fetcher
+from feeds.model import FeedState, FeedStatus, Item, NewItems
+from feeds.parse import ParseError, parse_feed
+from feeds.scheduler import PollScheduler, next_delay
+from feeds.store import Store
+
+log = logging.getLogger("policywatch.engine")
+
+Sink = Callable[[Any], None]
+INITIAL_ITEMS = 500
+
+
+def default_classifier(config: Config):
+    """The rule classifier from config, or None while feeds.classify is not installed."""
+    try:
+        from feeds.classify import Classifier
+    except ImportError:
+        return None
+    return Classifier.from_config(config.classifier)
+
+
+class Engine:
+    """Owns the store, the fetcher and the scheduler for one configuration."""
+
+    def __init__(self, config: Config, db_path: str | Path, sink: Sink, *, classifier: Any = ...,
+                 parse_executor: Executor | None = None) -> None:
+        self.config = config
+        self.db_path = Path(db_path)
+        self.sink = sink
+        self.classifier = default_classifier(config) if classifier is ... else classifier
+        self.store: Store | None = None
+        self.fetcher: Fetcher | None = None
+        self.scheduler = PollScheduler()
+        self._executor = parse_executor
+        self._own_executor = parse_executor is None
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._stopped = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def open(self) -> Store:
+        """Open the store and bring stored classifications up to date with the rules."""
+        if self.store is None:
+            self.store = Store(self.db_path)
+            self.reclassify_stored()
+        return self.store
+
+    async def start(self, *, schedule: bool = True) -> None:
+        """Hand over the stored state, then start polling (unless schedule=False)."""
+        store = self.open()
+        self._emit(NewItems(tuple(store.recent(INITIAL_ITEMS)), initial=True))
+        for feed in self.config.feeds:
+            self._emit(FeedStatus(store.feed_state(feed.name)))
+        self._ensure_fetcher()
+        if schedule:
+            self.scheduler.start()
+            now = datetime.now(timezone.utc)
+            for index, feed in enumerate(self.config.feeds):
+                state = store.feed_state(feed.name)
+                if state.gone and state.url == feed.url:
+                    continue
+                # Respect the stored next due time (no burst after a restart); otherwise
+                # stagger the first polls a little so hosts are not hit all at once.
+                due = state.next_due if state.next_due and state.url == feed.url else now + timedelta(seconds=0.05 * index)
+                self.scheduler.at(self._job_id(feed), due, self._scheduled_poll, feed.name)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        self.scheduler.shutdown()
+        if self.fetcher is not None:
+            await self.fetcher.aclose()
+            self.fetcher = None
+        if self._executor is not None and self._own_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    async def __aenter__(self) -> "Engine":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    def _ensure_fetcher(self) -> Fetcher:
+        if self.fetcher is None:
+            self.fetcher = Fetcher(self.config.fetch)
+        return self.fetcher
+
+    def _emit(self, event: Any) -> None:
+        try:
+            self.sink(event)
+        except Exception:  # a broken sink must not stop the pipeline
+            log.exception("sink failed on %s", type(event).__name__)
+
+    @staticmethod
+    def _job_id(feed: FeedConfig) -> str:
+        return f"feed:{feed.name}"
+
+    # ------------------------------------------------------------ classification
+
+    @property
+    def rules_fingerprint(self) -> str | None:
+        return None if self.classifier is None else self.classifier.fingerprint
+
+    def classify(self, items: list[Item] | tuple[Item, ...]) -> list[Item]:
+        if self.classifier is None:
+            return list(items)
+        classify = self.classifier.classify
+        return [replace(item, classification=classify(item.title, item.summary)) for item in items]
+
+    def reclassify_stored(self) -> int:
+        """Classify stored items whose rules fingerprint differs from the current rules."""
+        if self.classifier is None or self.store is None:
+            return 0
+        fingerprint = self.classifier.fingerprint
+        changed = 0
+        for batch in self.store.unclassified(fingerprint):
+            self.store.set_classifications(
+                fingerprint, [(item.id, self.classifier.classify(item.title, item.summary)) for item in batch])
+            changed += len(batch)
+        if changed:
+            log.info("reclassified %d stored items under rules %s", changed, fingerprint)
+        return changed
+
+    # ------------------------------------------------------------ polling
+
+    async def _scheduled_poll(self, name: str) -> None:
+        try:
+            feed = self.config.feed(name)
+        except KeyError:
+            return
+        status = await self.poll_feed(feed)
+        if not self._stopped and not status.state.gone and status.state.next_due is not None:
+            self.scheduler.at(self._job_id(feed), status.state.next_due, self._scheduled_poll, name)
+
+    async def refresh(self, feed: str | None = None) -> list[FeedStatus]:
+        """Poll now (one feed, or all) and re-arm their schedules."""
+        feeds = [self.config.feed(feed)] if feed else list(self.config.feeds)
+        statuses = await asyncio.gather(*(self.poll_feed(f, force=True) for f in feeds))
+        if self.scheduler.running and not self._stopped:
+            for f, status in zip(feeds, statuses):
+                if not status.state.gone and status.state.next_due is not None:
+                    self.scheduler.at(self._job_id(f), status.state.next_due, self._scheduled_poll, f.name)
+        return list(statuses)
+
+    async def poll_all(self) -> list[FeedStatus]:
+        """Poll every feed once, concurrently (bounded by the fetcher's limits)."""
+        self.open()
+        return list(await asyncio.gather(*(self.poll_feed(f, force=True) for f in self.config.feeds)))
+
+    async def poll_feed(self, feed: FeedConfig, *, force: bool = False) -> FeedStatus:
+        """One poll of one feed. Never raises: trouble becomes the feed's error state."""
+        lock = self._locks.setdefault(feed.name, asyncio.Lock())
+        if lock.locked() and not force:
+            return FeedStatus(self.open().feed_state(feed.name))
+        async with lock:
+            status = await self._poll(feed)
+        self._emit(status)
+        return status
+
+    async def _poll(self, feed: FeedConfig) -> FeedStatus:
+        store = self.open()
+        fetcher = self._ensure_fetcher()
+        state = store.feed_state(feed.name)
+        if state.url and state.url != feed.url:  # the URL changed: forget what we knew
+            state = FeedState(feed=feed.name)
+        fetch = self.config.fetch
+        now = datetime.now(timezone.utc)
+        try:
+            result = await fetcher.get(feed.url, etag=state.etag, last_modified=state.last_modified)
+            if result.not_modified:
+                state = self._success(state, feed, now, result.etag, result.last_modified)
+                store.save_feed_state(state)
+                return FeedStatus(state, not_modified=True)
+            parsed = await self._parse(result.body, feed.name, result.content_type, result.url)
+            items = self.classify(parsed.items)
+            new = store.ingest(feed.name, items, rules=self.rules_fingerprint, now=now)
+            state = self._success(state, feed, now, result.etag, result.last_modified)
+            store.save_feed_state(state)
+            if new:
+                self._emit(NewItems(tuple(new), feed=feed.name))
+            return FeedStatus(state, fetched=len(items), new=len(new), items=tuple(items))
+        except (FetchError, ParseError) as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            gone = getattr(exc, "gone", False)
+            message = str(exc)
+        except Exception as exc:  # an engine bug must still stay inside this one feed
+            log.exception("unexpected error polling %s", feed.name)
+            retry_after, gone, message = None, False, f"internal error: {type(exc).__name__}: {exc}"
+        failures = state.failures + 1
+        delay = next_delay(feed.interval, failures, jitter=fetch.jitter, max_backoff=fetch.max_backoff,
+                           retry_after=retry_after)
+        state = replace(state, url=feed.url, failures=failures, last_error=message, last_error_at=now,
+                        next_due=now + timedelta(seconds=delay), gone=gone)
+        store.save_feed_state(state)
+        log.warning("feed %s failed (%d in a row): %s", feed.name, failures, message)
+        return FeedStatus(state)
+
+    def _success(self, state: FeedState, feed: FeedConfig, now: datetime, etag: str | None,
+                 last_modified: str | None) -> FeedState:
+        fetch = self.config.fetch
+        delay = next_delay(feed.interval, 0, jitter=fetch.jitter, max_backoff=fetch.max_backoff)
+        return replace(state, url=feed.url, etag=etag, last_modified=last_modified, last_success=now,
+                       failures=0, gone=False, next_due=now + timedelta(seconds=delay))
+
+    async def _parse(self, body: bytes, name: str, content_type: str | None, url: str):
+        """Parse off the event loop so keys never wait on a large feed."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policywatch-parse")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, parse_feed, body, name, content_type, url)
+
+    # ------------------------------------------------------------ queries for front ends
+
+    def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False,
+               high_only: bool = False) -> list[Item]:
+        return self.open().recent(limit, offset, flagged_only=flagged_only, high_only=high_only)
+
+    def count(self, *, flagged_only: bool = False, high_only: bool = False) -> int:
+        return self.open().count(flagged_only=flagged_only, high_only=high_only)
+
+    def search(self, query: str, limit: int = 200) -> list[Item]:
+        return self.open().search(query, limit)
+
+    def mark_read(self, item_id: int, read: bool = True) -> None:
+        self.open().mark_read(item_id, read)
+
+    def feed_states(self) -> list[FeedState]:
+        """One state per configured feed, in config order, with the next scheduled poll."""
+        store = self.open()
+        out = []
+        for feed in self.config.feeds:
+            state = store.feed_state(feed.name)
+            scheduled = self.scheduler.next_run(self._job_id(feed)) if self.scheduler.running else None
+            out.append(replace(state, next_due=scheduled or state.next_due))
+        return out
+
+    def item_sources(self, item_id: int) -> list[tuple[str, str | None, datetime]]:
+        return self.open().item_sources(item_id)

@@ -1,0 +1,153 @@
+"""HTTP for feeds: one shared httpx.AsyncClient with timeouts, a streaming size cap, a
+redirect cap, conditional GET, bounded concurrency overall and per host.
+
+Everything that can go wrong ends as a FetchError carrying what the scheduler needs to
+back off politely (Retry-After, "gone")."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from feeds.config import FetchConfig
+
+
+class FetchError(Exception):
+    """A failed fetch: a one-line reason, and the server's wish about when to retry."""
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None, gone: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.gone = gone
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    status: int  # 200 (or other 2xx) with a body, or 304 not modified
+    body: bytes
+    url: str  # after redirects
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+class Fetcher:
+    """Owns the shared client and the concurrency limits. Use as an async context manager."""
+
+    def __init__(self, config: FetchConfig, *, client: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self._own_client = client is None
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+            follow_redirects=True,
+            max_redirects=config.max_redirects,
+            headers={"User-Agent": config.user_agent,
+                     "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
+            limits=httpx.Limits(max_connections=config.concurrency * 2,
+                                max_keepalive_connections=config.concurrency),
+            trust_env=True,  # proxies from the environment, as httpx does
+        )
+        self._all = asyncio.Semaphore(config.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> "Fetcher":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    def _host_limit(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.config.per_host)
+        return sem
+
+    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """GET one feed. Raises FetchError on any failure."""
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        async with self._host_limit(url), self._all:
+            try:
+                async with asyncio.timeout(self.config.total_timeout):
+                    return await self._get(url, headers)
+            except TimeoutError:
+                raise FetchError(f"timed out after {self.config.total_timeout:g} s") from None
+            except httpx.TooManyRedirects:
+                raise FetchError(f"more than {self.config.max_redirects} redirects") from None
+            except httpx.UnsupportedProtocol as exc:
+                raise FetchError(f"unsupported URL scheme ({exc})") from None
+            except httpx.TimeoutException as exc:
+                raise FetchError(f"timed out ({type(exc).__name__})") from None
+            except httpx.DecodingError as exc:
+                raise FetchError(f"bad compressed body ({exc})") from None
+            except httpx.HTTPError as exc:
+                raise FetchError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+
+    async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
+        async with self.client.stream("GET", url, headers=headers) as response:
+            status = response.status_code
+            if status == 304:
+                return FetchResult(304, b"", str(response.url), None,
+                                   response.headers.get("etag") or headers.get("If-None-Match"),
+                                   response.headers.get("last-modified") or headers.get("If-Modified-Since"))
+            if status >= 400 or status < 200 or status >= 300:
+                raise FetchError(
+                    f"HTTP {status} {response.reason_phrase}".rstrip(),
+                    status=status,
+                    retry_after=parse_retry_after(response.headers.get("retry-after"))
+                    if status in (429, 503) else None,
+                    gone=status == 410,
+                )
+            declared = response.headers.get("content-length")
+            cap = self.config.max_bytes
+            if declared and declared.isdigit() and int(declared) > cap and not response.headers.get("content-encoding"):
+                raise FetchError(f"response larger than {cap} bytes (Content-Length {declared})")
+            chunks: list[bytes] = []
+            size = 0
+            # aiter_bytes decompresses, so the cap also stops compression bombs.
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise FetchError(f"response larger than {cap} bytes")
+                chunks.append(chunk)
+            return FetchResult(status, b"".join(chunks), str(response.url),
+                               response.headers.get("content-type"),
+                               response.headers.get("etag"), response.headers.get("last-modified"))

@@ -1,0 +1,314 @@
+"""Feed bytes -> normalized Items.
+
+feedparser reads RSS 0.9x/1.0/2.0, Atom and RDF (and recovers what it can from ill-formed
+XML); JSON Feed 1.x is read here. Every text is reduced to plain, single-line text with no
+markup, control or escape characters, so nothing downstream (terminal, JSONL, log) can be
+driven by a feed. Links are canonicalized and each item gets a stable dedup key."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from typing import Any, Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import feedparser
+
+from feeds.model import Item
+
+MAX_TITLE = 500
+MAX_SUMMARY = 2000
+
+
+class ParseError(Exception):
+    """The response is not a feed we can read at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    items: tuple[Item, ...]
+    title: str | None = None
+    format: str = ""  # feedparser's version string, or "json1"
+    warning: str | None = None  # a recovered problem (bozo feed that still gave items)
+
+
+# ---------------------------------------------------------------- text cleaning
+
+# ANSI CSI / OSC / other escape sequences (7-bit and 8-bit introducers), removed whole so no
+# fragment is left to be interpreted by a terminal.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"          # CSI ... final byte
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC ... BEL or ST
+    r"|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?"  # DCS/SOS/PM/APC
+    r"|\x1b[@-Z\\-_]?"                            # any other ESC
+)
+# C0/C1 controls (tab/newline become spaces first), bidi overrides and isolates, zero-width
+# characters and BOMs, and Unicode non-characters.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ufffe\uffff]")
+_SPACE = re.compile(r"\s+")
+_BLOCK_TAGS = frozenset("p br div li ul ol tr td th h1 h2 h3 h4 h5 h6 blockquote pre hr table section article header footer".split())
+_SKIP_TAGS = frozenset(("script", "style", "head", "title", "iframe", "object", "noscript", "template"))
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML fragment; drops scripts, styles and every tag."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIP_TAGS:
+            self.skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag, attrs):
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in _SKIP_TAGS:
+            self.skip = max(0, self.skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(value: str) -> str:
+    if "<" not in value and "&" not in value:
+        return value
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(value)
+        extractor.close()
+    except Exception:  # HTMLParser is lenient; this is belt and braces
+        return re.sub(r"<[^>]*>", " ", value)
+    return "".join(extractor.parts)
+
+
+def clean_text(value: Any, limit: int | None = None) -> str:
+    """Plain single-line text: HTML reduced to text, entities unescaped, escape sequences
+    and invisible/control characters removed, whitespace collapsed."""
+    if value is None:
+        return ""
+    text = str(value)
+    if limit is not None and len(text) > limit * 8:
+        text = text[: limit * 8]  # bound the work on hostile input before parsing
+    text = html_to_text(text)
+    if "&" in text:  # double-escaped entities (&amp;#8217;) are common in feeds
+        text = html_to_text(text)
+    text = _ESCAPES.sub("", text)
+    text = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    text = _INVISIBLE.sub("", text)
+    text = _SPACE.sub(" ", text).strip()
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+# ---------------------------------------------------------------- links and keys
+
+_TRACKING = re.compile(
+    r"^(utm_[a-z_]*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|mkt_tok|igshid|"
+    r"cmpid|ocid|sr_share|smid|taid|guccounter|guce_referrer|guce_referrer_sig|__twitter_impression|"
+    r"yclid|_ga|ncid|cid|src|ref|ref_src|rss|feed|partner)$",
+    re.IGNORECASE,
+)
+
+
+def canonical_link(url: str | None) -> str | None:
+    """http(s) links only, with scheme and host lower-cased, default port, fragment and
+    tracking parameters dropped. Anything else (javascript:, mailto:, junk) becomes None."""
+    if not url:
+        return None
+    url = clean_text(url)
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            return None
+        host = parts.hostname.lower().rstrip(".")
+        port = parts.port
+    except ValueError:
+        return None
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    if parts.username:  # never keep credentials in a shown link
+        netloc = netloc
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query, doseq=True), ""))
+
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def title_key(title: str) -> str:
+    """A title reduced for "same story" comparison: NFKC, case-folded, punctuation removed."""
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", title).casefold()).strip()
+
+
+def dedup_key(feed: str, link: str | None, guid: str | None, tkey: str) -> str:
+    if link:
+        basis = "link\0" + link
+    elif guid:
+        basis = "guid\0" + feed + "\0" + guid
+    else:
+        basis = "title\0" + feed + "\0" + tkey
+    return hashlib.sha1(basis.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def make_item(feed: str, *, title: Any, summary: Any, link: Any, guid: Any,
+              published: datetime | None) -> Item | None:
+    title_text = clean_text(title, MAX_TITLE)
+    summary_text = clean_text(summary, MAX_SUMMARY)
+    guid_text = clean_text(guid, 1000) or None
+    link_text = canonical_link(link if isinstance(link, str) else None)
+    if link_text is None and guid_text and guid_text.lower().startswith(("http://", "https://")):
+        link_text = canonical_link(guid_text)
+    if not title_text:
+        if not summary_text and not link_text:
+            return None
+        title_text = clean_text(summary_text, 120) if summary_text else (link_text or "(untitled)")
+    tkey = title_key(title_text)
+    return Item(title=title_text, summary=summary_text, link=link_text, published=published,
+                feed=feed, key=dedup_key(feed, link_text, guid_text, tkey), title_key=tkey,
+                guid=guid_text)
+
+
+# ---------------------------------------------------------------- dates
+
+
+def _from_struct(value) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+    except (OverflowError, ValueError, TypeError, OSError):
+        return None
+
+
+def parse_iso_date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        parsed = feedparser._parse_date(value)  # RFC 822 and friends
+        return _from_struct(parsed)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+# ---------------------------------------------------------------- formats
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    if content_type and "json" in content_type.lower():
+        return True
+    head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{")
+
+
+def parse_json_feed(body: bytes, feed: str) -> ParsedFeed:
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ParseError(f"invalid JSON: {exc}") from None
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
+        raise ParseError("JSON document is not a JSON Feed (no jsonfeed.org version)")
+    raw_items = doc.get("items")
+    if not isinstance(raw_items, list):
+        raise ParseError("JSON Feed has no items array")
+    items = []
+    for entry in raw_items:
+        if not isinstance(entry, dict):
+            continue
+        summary = entry.get("summary") or entry.get("content_text") or entry.get("content_html")
+        item = make_item(
+            feed,
+            title=entry.get("title") if isinstance(entry.get("title"), str) else None,
+            summary=summary if isinstance(summary, str) else None,
+            link=entry.get("url") or entry.get("external_url"),
+            guid=str(entry["id"]) if entry.get("id") is not None else None,
+            published=parse_iso_date(entry.get("date_published")) or parse_iso_date(entry.get("date_modified")),
+        )
+        if item is not None:
+            items.append(item)
+    title = doc.get("title")
+    return ParsedFeed(tuple(items), clean_text(title) if isinstance(title, str) else None, "json1")
+
+
+def _entry_summary(entry) -> Any:
+    summary = entry.get("summary")
+    if summary:
+        return summary
+    content = entry.get("content")
+    if content and isinstance(content, list):
+        return content[0].get("value")
+    return None
+
+
+def parse_xml_feed(body: bytes, feed: str, content_type: str | None = None, url: str | None = None) -> ParsedFeed:
+    headers = {}
+    if content_type:
+        headers["content-type"] = content_type
+    if url:
+        headers["content-location"] = url
+    try:
+        doc = feedparser.parse(body, response_headers=headers, sanitize_html=False,
+                               resolve_relative_uris=bool(url))
+    except Exception as exc:  # feedparser is meant not to raise; never let it take a feed down
+        raise ParseError(f"parser failed: {type(exc).__name__}: {exc}") from None
+    entries = doc.get("entries") or []
+    problem = doc.get("bozo_exception") if doc.get("bozo") else None
+    if not entries:
+        if problem is not None:
+            raise ParseError(f"not a readable feed: {clean_text(problem, 200)}")
+        if not doc.get("version"):
+            raise ParseError("not a feed (no RSS, Atom or RDF document found)")
+    items = []
+    for entry in entries:
+        item = make_item(
+            feed,
+            title=entry.get("title"),
+            summary=_entry_summary(entry),
+            link=entry.get("link"),
+            guid=entry.get("id"),
+            published=_from_struct(dict.get(entry, "published_parsed")) or _from_struct(dict.get(entry, "updated_parsed")),
+        )
+        if item is not None:
+            items.append(item)
+    title = doc.get("feed", {}).get("title")
+    warning = f"recovered from: {clean_text(problem, 200)}" if problem is not None else None
+    return ParsedFeed(tuple(items), clean_text(title) or None, doc.get("version") or "", warning)
+
+
+def parse_feed(body: bytes, feed: str, content_type: str | None = None, url: str | None = None) -> ParsedFeed:
+    """Parse any supported feed. Raises ParseError when nothing can be recovered."""
+    if not body or not body.strip():
+        raise ParseError("empty response")
+    if _looks_like_json(body, content_type):
+        return parse_json_feed(body, feed)
+    return parse_xml_feed(body, feed, content_type, url)
+
+
+def unique(items: Iterable[Item]) -> list[Item]:
+    """Items with the first of each dedup key kept, in order."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item.key not in seen:
+            seen.add(item.key)
+            out.append(item)
+    return out

@@ -1,0 +1,441 @@
+"""SQLite storage (stdlib sqlite3, WAL): items and the feeds that carried them, feed state
+for polite polling, price ticks, and full-text search.
+
+Ingest is one transaction per feed and returns exactly the items that are new, so the
+engine can announce them. The same story from two feeds (same canonical link, or the same
+normalized title within 48 hours) is stored once with every source kept."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from feeds.model import Classification, FeedState, Item, Match, PriceTick
+
+TITLE_WINDOW = timedelta(hours=48)
+MIN_TITLE_KEY = 20  # shorter titles ("Update", "Weekly recap") are too generic to merge on
+_SEP = "\x1f"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE items (
+        id          INTEGER PRIMARY KEY,
+        key         TEXT NOT NULL UNIQUE,
+        link        TEXT,
+        guid        TEXT,
+        title       TEXT NOT NULL,
+        summary     TEXT NOT NULL DEFAULT '',
+        title_key   TEXT NOT NULL,
+        published   REAL,
+        first_seen  REAL NOT NULL,
+        sort_time   REAL NOT NULL,
+        feed        TEXT NOT NULL,
+        flag        INTEGER NOT NULL DEFAULT 0,
+        priority    TEXT NOT NULL DEFAULT 'none',
+        tags        TEXT NOT NULL DEFAULT '[]',
+        matches     TEXT NOT NULL DEFAULT '[]',
+        score       REAL NOT NULL DEFAULT 0,
+        rules       TEXT,
+        read        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX items_link ON items(link) WHERE link IS NOT NULL;
+    CREATE INDEX items_title ON items(title_key, sort_time);
+    CREATE INDEX items_time ON items(sort_time DESC);
+    CREATE INDEX items_flag_time ON items(flag, sort_time DESC);
+    CREATE INDEX items_priority_time ON items(priority, sort_time DESC);
+    CREATE INDEX items_rules ON items(rules);
+
+    CREATE TABLE item_sources (
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        feed    TEXT NOT NULL,
+        link    TEXT,
+        seen    REAL NOT NULL,
+        PRIMARY KEY (item_id, feed)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE feed_state (
+        feed          TEXT PRIMARY KEY,
+        url           TEXT NOT NULL DEFAULT '',
+        etag          TEXT,
+        last_modified TEXT,
+        last_success  REAL,
+        last_error    TEXT,
+        last_error_at REAL,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        next_due      REAL,
+        gone          INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE price_ticks (
+        id            INTEGER PRIMARY KEY,
+        source        TEXT NOT NULL,
+        symbol        TEXT NOT NULL,
+        price         TEXT NOT NULL,
+        change_24h    TEXT,
+        exchange_time REAL,
+        received      REAL NOT NULL
+    );
+    CREATE INDEX price_ticks_symbol_time ON price_ticks(symbol, received);
+
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, content='items', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts(rowid, title, summary) VALUES (new.id, new.title, new.summary);
+    END;
+    CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary) VALUES ('delete', old.id, old.title, old.summary);
+    END;
+    CREATE TRIGGER items_au AFTER UPDATE OF title, summary ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary) VALUES ('delete', old.id, old.title, old.summary);
+        INSERT INTO items_fts(rowid, title, summary) VALUES (new.id, new.title, new.summary);
+    END;
+
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _ts(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not ours."""
+
+
+def classification_json(c: Classification) -> tuple[int, str, str, str, float]:
+    return (int(c.flag), c.priority, json.dumps(list(c.tags)),
+            json.dumps([[m.term, m.tag, m.field, m.start, m.end] for m in c.matches]), c.score)
+
+
+class Store:
+    """One SQLite file. Not thread-safe: use it from one thread (the event loop's)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open database: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"{path}: {exc.strerror or exc}") from None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: database schema {version} is newer than this policywatch ({SCHEMA_VERSION})")
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[number]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={number + 1}")
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    # ------------------------------------------------------------ items
+
+    def ingest(self, feed: str, items: Iterable[Item], *, rules: str | None = None,
+               now: datetime | None = None) -> list[Item]:
+        """Store a feed's items; return the ones not seen before (from any feed).
+
+        Items carrying a classification are stored with it under the `rules` fingerprint."""
+        now = now or _now()
+        now_ts = now.timestamp()
+        new: list[Item] = []
+        seen_keys: set[str] = set()
+        with self.transaction():
+            for item in items:
+                if item.key in seen_keys:
+                    continue
+                seen_keys.add(item.key)
+                existing = self._find_same_story(item, now)
+                if existing is not None:
+                    self.db.execute("INSERT OR IGNORE INTO item_sources(item_id, feed, link, seen) VALUES (?,?,?,?)",
+                                    (existing, feed, item.link, now_ts))
+                    continue
+                published = item.published
+                sort_time = published.timestamp() if published and published <= now + timedelta(hours=1) else now_ts
+                cls = item.classification
+                flag, priority, tags, matches, score = classification_json(cls or Classification())
+                cur = self.db.execute(
+                    "INSERT INTO items(key, link, guid, title, summary, title_key, published, first_seen, sort_time,"
+                    " feed, flag, priority, tags, matches, score, rules) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (item.key, item.link, item.guid, item.title, item.summary, item.title_key, _ts(published),
+                     now_ts, sort_time, feed, flag, priority, tags, matches, score, rules if cls else None),
+                )
+                item_id = cur.lastrowid
+                self.db.execute("INSERT INTO item_sources(item_id, feed, link, seen) VALUES (?,?,?,?)",
+                                (item_id, feed, item.link, now_ts))
+                new.append(Item(title=item.title, summary=item.summary, link=item.link, published=published,
+                                feed=feed, key=item.key, title_key=item.title_key, guid=item.guid, id=item_id,
+                                first_seen=now, sources=(feed,), classification=cls))
+        return new
+
+    def _find_same_story(self, item: Item, now: datetime) -> int | None:
+        row = self.db.execute("SELECT id FROM items WHERE key=?", (item.key,)).fetchone()
+        if row is None and item.link:
+            row = self.db.execute("SELECT id FROM items WHERE link=? LIMIT 1", (item.link,)).fetchone()
+        if row is None and len(item.title_key) >= MIN_TITLE_KEY:
+            moment = (item.published or now).timestamp()
+            window = TITLE_WINDOW.total_seconds()
+            row = self.db.execute(
+                "SELECT id FROM items WHERE title_key=? AND sort_time BETWEEN ? AND ? LIMIT 1",
+                (item.title_key, moment - window, moment + window),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    _ITEM_COLUMNS = ", ".join(f"items.{c}" for c in (
+        "id", "key", "link", "guid", "title", "summary", "title_key", "published", "first_seen", "feed",
+        "flag", "priority", "tags", "matches", "score", "rules", "read")) + (
+        ", (SELECT group_concat(feed, char(31)) FROM item_sources s WHERE s.item_id = items.id) AS sources")
+
+    @staticmethod
+    def _item(row: sqlite3.Row) -> Item:
+        classification = None
+        if row["rules"] is not None:
+            classification = Classification(
+                tags=tuple(json.loads(row["tags"])),
+                flag=bool(row["flag"]),
+                priority=row["priority"],
+                matches=tuple(Match(*m) for m in json.loads(row["matches"])),
+                score=row["score"],
+            )
+        return Item(title=row["title"], summary=row["summary"], link=row["link"], published=_dt(row["published"]),
+                    feed=row["feed"], key=row["key"], title_key=row["title_key"], guid=row["guid"], id=row["id"],
+                    first_seen=_dt(row["first_seen"]), sources=tuple((row["sources"] or "").split(_SEP)) if row["sources"] else (),
+                    classification=classification, read=bool(row["read"]))
+
+    def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False,
+               high_only: bool = False) -> list[Item]:
+        """Newest first, a page at a time."""
+        where = "WHERE priority = 'high'" if high_only else "WHERE flag = 1" if flagged_only else ""
+        rows = self.db.execute(
+            f"SELECT {self._ITEM_COLUMNS} FROM items {where} ORDER BY sort_time DESC, id DESC LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+        return [self._item(r) for r in rows]
+
+    def count(self, *, flagged_only: bool = False, high_only: bool = False) -> int:
+        where = "WHERE priority = 'high'" if high_only else "WHERE flag = 1" if flagged_only else ""
+        return self.db.execute(f"SELECT count(*) FROM items {where}").fetchone()[0]
+
+    def get(self, item_id: int) -> Item | None:
+        row = self.db.execute(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id=?", (item_id,)).fetchone()
+        return None if row is None else self._item(row)
+
+    def item_sources(self, item_id: int) -> list[tuple[str, str | None, datetime]]:
+        rows = self.db.execute("SELECT feed, link, seen FROM item_sources WHERE item_id=? ORDER BY seen, feed",
+                               (item_id,)).fetchall()
+        return [(r[0], r[1], _dt(r[2])) for r in rows]
+
+    def mark_read(self, item_id: int, read: bool = True) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE items SET read=? WHERE id=?", (int(read), item_id))
+
+    def search(self, query: str, limit: int = 200) -> list[Item]:
+        """Full-text search over titles and summaries; words are ANDed, `word*` is a prefix."""
+        match = fts_query(query)
+        if not match:
+            return []
+        rows = self.db.execute(
+            f"SELECT {self._ITEM_COLUMNS} FROM items_fts JOIN items ON items.id = items_fts.rowid "
+            "WHERE items_fts MATCH ? ORDER BY items.sort_time DESC LIMIT ?",
+            (match, limit),
+        ).fetchall()
+        return [self._item(r) for r in rows]
+
+    # ------------------------------------------------------------ classification
+
+    def unclassified(self, rules: str, batch: int = 1000) -> Iterator[list[Item]]:
+        """Batches of items classified under other rules (or none) than `rules`."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id > ? AND (rules IS NULL OR rules != ?) "
+                "ORDER BY id LIMIT ?", (last, rules, batch)).fetchall()
+            if not rows:
+                return
+            last = rows[-1]["id"]
+            yield [self._item(r) for r in rows]
+
+    def set_classifications(self, rules: str, pairs: Iterable[tuple[int, Classification]]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE items SET flag=?, priority=?, tags=?, matches=?, score=?, rules=? WHERE id=?",
+                [(*classification_json(c), rules, item_id) for item_id, c in pairs],
+            )
+
+    # ------------------------------------------------------------ feed state
+
+    def feed_state(self, feed: str) -> FeedState:
+        row = self.db.execute("SELECT * FROM feed_state WHERE feed=?", (feed,)).fetchone()
+        if row is None:
+            return FeedState(feed=feed)
+        return self._state(row)
+
+    def feed_states(self) -> list[FeedState]:
+        return [self._state(r) for r in self.db.execute("SELECT * FROM feed_state ORDER BY feed")]
+
+    def _state(self, row: sqlite3.Row) -> FeedState:
+        count = self.db.execute("SELECT count(*) FROM item_sources WHERE feed=?", (row["feed"],)).fetchone()[0]
+        return FeedState(feed=row["feed"], url=row["url"], etag=row["etag"], last_modified=row["last_modified"],
+                         last_success=_dt(row["last_success"]), last_error=row["last_error"],
+                         last_error_at=_dt(row["last_error_at"]), failures=row["failures"],
+                         next_due=_dt(row["next_due"]), gone=bool(row["gone"]), item_count=count)
+
+    def save_feed_state(self, s: FeedState) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO feed_state(feed, url, etag, last_modified, last_success, last_error, last_error_at,"
+                " failures, next_due, gone) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(feed) DO UPDATE SET"
+                " url=excluded.url, etag=excluded.etag, last_modified=excluded.last_modified,"
+                " last_success=excluded.last_success, last_error=excluded.last_error,"
+                " last_error_at=excluded.last_error_at, failures=excluded.failures,"
+                " next_due=excluded.next_due, gone=excluded.gone",
+                (s.feed, s.url, s.etag, s.last_modified, _ts(s.last_success), s.last_error, _ts(s.last_error_at),
+                 s.failures, _ts(s.next_due), int(s.gone)),
+            )
+
+    # ------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO meta(key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                            (key, value))
+
+    # ------------------------------------------------------------ price ticks
+
+    def add_ticks(self, ticks: Iterable[PriceTick]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO price_ticks(source, symbol, price, change_24h, exchange_time, received) VALUES (?,?,?,?,?,?)",
+                [(t.source, t.symbol, str(t.price), None if t.change_24h is None else str(t.change_24h),
+                  _ts(t.exchange_time), t.received.timestamp()) for t in ticks],
+            )
+
+    @staticmethod
+    def _tick(row: sqlite3.Row) -> PriceTick:
+        return PriceTick(source=row["source"], symbol=row["symbol"], price=Decimal(row["price"]),
+                         received=_dt(row["received"]),
+                         change_24h=None if row["change_24h"] is None else Decimal(row["change_24h"]),
+                         exchange_time=_dt(row["exchange_time"]))
+
+    def latest_tick(self, symbol: str) -> PriceTick | None:
+        row = self.db.execute("SELECT * FROM price_ticks WHERE symbol=? ORDER BY received DESC, id DESC LIMIT 1",
+                              (symbol,)).fetchone()
+        return None if row is None else self._tick(row)
+
+    def ticks_since(self, symbol: str, since: datetime) -> list[PriceTick]:
+        rows = self.db.execute("SELECT * FROM price_ticks WHERE symbol=? AND received >= ? ORDER BY received, id",
+                               (symbol, since.timestamp())).fetchall()
+        return [self._tick(r) for r in rows]
+
+    def downsample_ticks(self, now: datetime | None = None, *, full: timedelta = timedelta(hours=1),
+                         bucket: timedelta = timedelta(minutes=1), keep: timedelta = timedelta(days=7)) -> int:
+        """Every tick for the last `full`; older ones thinned to the last tick per source and
+        `bucket`; nothing older than `keep`. Returns how many rows were removed."""
+        now = now or _now()
+        cutoff = (now - full).timestamp()
+        width = bucket.total_seconds()
+        with self.transaction():
+            removed = self.db.execute("DELETE FROM price_ticks WHERE received < ?",
+                                      ((now - keep).timestamp(),)).rowcount
+            removed += self.db.execute(
+                "DELETE FROM price_ticks WHERE received < ? AND id NOT IN ("
+                " SELECT max(id) FROM price_ticks WHERE received < ?"
+                " GROUP BY source, symbol, CAST(received / ? AS INTEGER))",
+                (cutoff, cutoff, width),
+            ).rowcount
+        return removed
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error; nests as a no-op."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.outer = False
+
+    def __enter__(self):
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self.outer:
+            return False
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+        return False
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (triggers contain inner semicolons)."""
+    out, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        text = "\n".join(buf).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            out.append(text)
+            buf = []
+    if "\n".join(buf).strip():
+        out.append("\n".join(buf))
+    return out
+
+
+_FTS_TOKEN = re.compile(r"[\w]+\*?", re.UNICODE)
+
+
+def fts_query(query: str) -> str:
+    """User text -> a safe FTS5 query: each word quoted (no FTS syntax injection), ANDed;
+    a trailing * keeps prefix search."""
+    terms = []
+    for token in _FTS_TOKEN.findall(query):
+        prefix = token.endswith("*")
+        word = token.rstrip("*")
+        if word:
+            terms.append(f'"{word}"' + ("*" if prefix else ""))
+    return " ".join(terms)

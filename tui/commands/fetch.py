@@ -1,0 +1,67 @@
+"""`policywatch fetch --once [--jsonl]`: poll every feed once and print the items.
+
+Exit 0 if at least one feed succeeded, 1 if all failed, 2 for bad config or usage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from tui.commands.common import config_from, db_path, fail, print_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true", required=True,
+                        help="poll every feed once and exit (the only mode for now)")
+    parser.add_argument("--jsonl", action="store_true", help="print one JSON object per item")
+    parser.add_argument("--new", action="store_true", help="print only items not stored before")
+
+
+def run(args: argparse.Namespace) -> int:
+    from feeds.engine import Engine
+    from feeds.model import NewItems
+    from feeds.parse import clean_text as terminal_safe
+    from feeds.store import StoreError
+
+    config = config_from(args)
+    if not config.feeds:
+        fail("no feeds configured")
+
+    new_keys: set[str] = set()
+
+    def collect_new(event) -> None:
+        if isinstance(event, NewItems) and not event.initial:
+            new_keys.update(item.key for item in event.items)
+
+    async def poll():
+        engine = Engine(config, db_path(args, config), collect_new)
+        try:
+            return await engine.poll_all()
+        finally:
+            await engine.stop()
+
+    try:
+        statuses = asyncio.run(poll())
+    except StoreError as exc:
+        fail(str(exc))
+    ok = 0
+    printed: set[str] = set()
+    for status in statuses:
+        state = status.state
+        if state.failures:
+            print(f"policywatch: feed {terminal_safe(state.feed)!r} failed: {terminal_safe(state.last_error or '')}",
+                  file=sys.stderr)
+            continue
+        ok += 1
+        for item in status.items:
+            if item.key in printed or (args.new and item.key not in new_keys):
+                continue
+            printed.add(item.key)
+            if args.jsonl:
+                print_json(item.to_json())
+        if not args.jsonl:
+            note = "not modified" if status.not_modified else f"{status.fetched} items, {status.new} new"
+            print(f"{terminal_safe(state.feed)}: {note}")
+    sys.stdout.flush()
+    return 0 if ok else 1
