@@ -213,7 +213,7 @@ class Engine:
         state = replace(state, url=feed.url, failures=failures, last_error=message, last_error_at=now,
                         next_due=now + timedelta(seconds=delay), gone=gone)
         store.save_feed_state(state)
-        log.warning("feed %s failed (%d in a row): %s", feed.name, failures, message)
+        log.info("feed %s failed (%d in a row): %s", feed.name, failures, message)
         return FeedStatus(state)
 
     def _success(self, state: FeedState, feed: FeedConfig, now: datetime, etag: str | None,

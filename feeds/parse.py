@@ -154,7 +154,8 @@ _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 def title_key(title: str) -> str:
     """A title reduced for "same story" comparison: NFKC, case-folded, punctuation removed."""
-    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", title).casefold()).strip()
+    text = unicodedata.normalize("NFKC", title).casefold().replace("&", " and ")
+    return _NON_WORD.sub(" ", text).strip()
 
 
 def dedup_key(feed: str, link: str | None, guid: str | None, tkey: str) -> str:

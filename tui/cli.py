@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import sys
 from typing import Sequence
 
@@ -67,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "run", None) is not None:
+            # Headless commands log to stderr; the app logs to a file (it owns the terminal).
+            logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
+                                format="policywatch: %(levelname)s %(name)s: %(message)s")
             return int(args.run(args) or 0)
         app_command = _command_module("app")
         if app_command is None:

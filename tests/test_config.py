@@ -1,0 +1,124 @@
+"""Config: defaults, merging a user file, and one clear error line for every bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feeds.config import ConfigError, load_config
+from feeds.paths import default_config_file
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_list_at_least_12_real_sources():
+    config = load_config(use_user_file=False)
+    assert len(config.feeds) >= 12
+    assert all(f.url.startswith("https://") for f in config.feeds)
+    names = " ".join(f.name for f in config.feeds)
+    for expected in ("SEC", "Federal Register", "White House", "Labor", "CoinDesk", "Cointelegraph", "Google News"):
+        assert expected in names
+
+
+def test_user_file_merges_table_by_table_and_replaces_arrays(write_config):
+    path = write_config("""
+[fetch]
+read_timeout = 3
+[[feeds]]
+name = "only one"
+url = "http://127.0.0.1:9/feed.xml"
+interval = 30
+""")
+    config = load_config(path)
+    assert config.fetch.read_timeout == 3
+    assert config.fetch.max_bytes == 5_000_000  # kept from the defaults
+    assert [f.name for f in config.feeds] == ["only one"]
+    assert config.feeds[0].interval == 30
+    assert config.user_file == path
+
+
+def test_feed_interval_defaults_to_fetch_default(write_config):
+    config = load_config(write_config('[fetch]\ndefault_interval = 77\n[[feeds]]\nname="a"\nurl="https://a.example/x"\n'))
+    assert config.feeds[0].interval == 77
+
+
+def test_environment_variable_names_the_user_file(write_config):
+    path = write_config('[fetch]\nconcurrency = 3\n')
+    assert load_config(env={"POLICYWATCH_CONFIG": str(path)}).fetch.concurrency == 3
+
+
+def test_xdg_config_file_is_used_when_present(tmp_path, monkeypatch):
+    xdg = Path(os.environ["XDG_CONFIG_HOME"]) / "policywatch"
+    xdg.mkdir(parents=True)
+    (xdg / "config.toml").write_text("[fetch]\nper_host = 1\n")
+    assert load_config().fetch.per_host == 1
+
+
+@pytest.mark.parametrize("text, key, problem", [
+    ("[fetch]\nbogus = 1\n", "fetch.bogus", "unknown key"),
+    ("surprise = true\n", "surprise", "unknown key"),
+    ("[fetch]\nread_timeout = 'soon'\n", "fetch.read_timeout", "must be a number"),
+    ("[fetch]\nconcurrency = 0\n", "fetch.concurrency", "must be positive"),
+    ("[fetch]\nmax_bytes = 1.5\n", "fetch.max_bytes", "must be an integer"),
+    ("[[feeds]]\nname = 'x'\nurl = 'ftp://example.com/feed'\n", "feeds[0].url", "http or https"),
+    ("[[feeds]]\nname = 'x'\nurl = 'file:///etc/passwd'\n", "feeds[0].url", "http or https"),
+    ("[[feeds]]\nname = 'x'\nurl = 'https://e.example/f'\ninterval = -5\n", "feeds[0].interval", "must be positive"),
+    ("[[feeds]]\nname = 'x'\nurl = 'https://e.example/f'\ninterval = 0\n", "feeds[0].interval", "must be positive"),
+    ("[[feeds]]\nurl = 'https://e.example/f'\n", "feeds[0].name", "is required"),
+    ("[[feeds]]\nname='a'\nurl='https://a.example/'\n[[feeds]]\nname='a'\nurl='https://b.example/'\n",
+     "feeds[1].name", "duplicate"),
+    ("feeds = 'https://a.example/'\n", "feeds", "array of tables"),
+    ("fetch = 3\n", "fetch", "must be a table"),
+])
+def test_bad_values_name_file_key_and_problem(write_config, text, key, problem):
+    path = write_config(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    err = info.value
+    assert err.file == str(path)
+    assert err.key == key
+    assert problem in err.problem
+    assert str(err).startswith(f"{path}: {key}: ")
+
+
+def test_unreadable_and_non_toml_files(tmp_path, write_config):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write_config("[fetch\nx = 1\n"))
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b"# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(bad)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+
+
+@pytest.mark.parametrize("text", ["[fetch]\nbogus = 1\n", "[fetch\n", "[[feeds]]\nname='x'\nurl='gopher://x'\n"])
+def test_cli_prints_one_line_and_exits_2(write_config, text):
+    path = write_config(text)
+    result = run_cli("fetch", "--once", "--config", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_cli_usage_error_exits_2():
+    result = run_cli("fetch", "--no-such-flag")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_default_config_is_the_repository_file_in_a_checkout():
+    # In a wheel it is feeds/default_config.toml, force-included from this same file.
+    shipped = default_config_file()
+    assert shipped.read_bytes() == (REPO / "config.toml").read_bytes()
