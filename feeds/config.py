@@ -85,10 +85,37 @@ class PricesConfig:
 
 # --- [scenario]
 
+from feeds.scenario import (  # noqa: E402  (kept beside the [scenario] section it serves)
+    HUNDRED, OTHER, ContributionLimits, ScenarioError, ScenarioInputs, is_ticker, parse_split,
+)
+
 
 @dataclass(frozen=True)
 class ScenarioConfig:
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    """Pools, defaults and supply figures for the calculator (feeds/scenario.py)."""
+
+    pools: Mapping[str, Decimal] = field(default_factory=dict)  # preset name -> USD
+    pool: str = "401k"  # the default preset
+    allocation: Decimal = Decimal(1)  # percent of the pool
+    split: Mapping[str, Decimal] = field(default_factory=lambda: {"BTC": HUNDRED})
+    horizon_months: Decimal = Decimal(12)
+    multiplier: Decimal = Decimal(1)  # market-cap change per dollar of inflow: an assumption
+    participants: int = 0
+    supply: Mapping[str, Decimal] = field(default_factory=dict)  # circulating coins
+    issuance: Mapping[str, Decimal] = field(default_factory=dict)  # new coins per day
+    limits: ContributionLimits = field(default_factory=ContributionLimits)
+
+    def inputs(self, prices: Mapping[str, Decimal], **overrides: Any) -> ScenarioInputs:
+        """The configured defaults as calculator inputs, with single fields overridden
+        (e.g. allocation=Decimal(5)); the TUI edits these and calls scenario.compute."""
+        values: dict[str, Any] = dict(
+            pool=self.pools[self.pool], pool_name=self.pool, allocation=self.allocation,
+            split=self.split, prices=prices, supply=self.supply, issuance=self.issuance,
+            horizon_months=self.horizon_months, multiplier=self.multiplier,
+            participants=self.participants, limits=self.limits,
+        )
+        values.update(overrides)
+        return ScenarioInputs(**values)
 
 
 # --- [alerts] and [ui]
@@ -311,7 +338,79 @@ def _prices(t: Table) -> PricesConfig:
 
 
 def _scenario(t: Table) -> ScenarioConfig:
-    return ScenarioConfig(raw=t.raw())
+    def number(table: Table, name: str, default: Any, *, low: float = 0, strict: bool = False,
+               high: float | None = None) -> Decimal:
+        def check(v: float) -> str | None:
+            if v < low or (strict and v == low):
+                return "must be positive" if strict and low == 0 else f"must be at least {low:g}"
+            if high is not None and v > high:
+                return f"must be at most {high:g}"
+            return None
+        table.get(name, float, default, check=check)
+        return Decimal(str(table.data.get(name, default)))  # via the text: 8.7e12 stays exact
+
+    d = ScenarioConfig()
+    pools_table = t.table("pools")
+    pools = {name: number(pools_table, name, ..., strict=True) for name in pools_table.data}
+    pools_table.done()
+    if not pools:
+        raise t.error(t.path("pools"), "must name at least one pool, e.g. 401k = 8.7e12")
+    pool = t.get("pool", str, d.pool, check=lambda v: None if v in pools
+                 else f"must be one of the pools ({', '.join(pools)}), not {v!r}")
+
+    assets_table = t.table("assets")
+    supply: dict[str, Decimal] = {}
+    issuance: dict[str, Decimal] = {}
+    for name in assets_table.data:
+        asset = assets_table.table(name)
+        if name == OTHER or not is_ticker(name):
+            raise asset.error(asset.key, "must be an upper-case ticker such as BTC (and not OTHER)")
+        for required in ("supply", "issuance"):
+            if not asset.has(required):  # blame the file that defines the asset, not the defaults
+                raise ConfigError(asset.origin.file_of(asset.key), asset.path(required), "is required")
+        supply[name] = number(asset, "supply", ..., strict=True)
+        issuance[name] = number(asset, "issuance", ...)
+        asset.done()
+    assets_table.done()
+
+    split_text = t.get("split", str, "BTC=100")
+    try:
+        split = parse_split(split_text)
+    except ScenarioError as exc:
+        raise t.error(t.path("split"), str(exc)) from None
+    for name in split:
+        if name != OTHER and name not in supply:
+            raise t.error(t.path("split"), f"names {name}, which has no [scenario.assets.{name}] "
+                                           f"(or put that share under {OTHER})")
+
+    limits_table = t.table("limits")
+    dl = ContributionLimits()
+    limits = ContributionLimits(
+        employee=number(limits_table, "employee", dl.employee),
+        catch_up_50=number(limits_table, "catch_up_50", dl.catch_up_50),
+        catch_up_60_63=number(limits_table, "catch_up_60_63", dl.catch_up_60_63),
+        total=number(limits_table, "total", dl.total),
+    )
+    if limits.total < limits.employee:
+        raise limits_table.error(limits_table.path("total"),
+                                 "must be at least the employee limit (it includes the employee's deferrals)")
+    limits_table.done()
+
+    cfg = ScenarioConfig(
+        pools=pools,
+        pool=pool,
+        allocation=number(t, "allocation", d.allocation, high=100),
+        split=split,
+        horizon_months=number(t, "horizon_months", d.horizon_months, strict=True),
+        multiplier=number(t, "multiplier", d.multiplier),
+        participants=t.get("participants", int, d.participants,
+                           check=lambda v: None if v >= 0 else "must not be negative"),
+        supply=supply,
+        issuance=issuance,
+        limits=limits,
+    )
+    t.done()
+    return cfg
 
 
 def _alerts(t: Table) -> AlertsConfig:
