@@ -151,3 +151,36 @@ def test_garbage_is_a_parse_error_or_items_never_an_exception(body):
         return
     for item in parsed.items:
         assert_clean(item.title)
+
+
+def _fields(parsed):
+    return [(i.title, i.summary, i.link, i.published, i.guid, i.key) for i in parsed.items]
+
+
+@pytest.mark.parametrize("folder", ["feeds", "malformed"])
+def test_fast_path_gives_the_same_items_as_feedparser(shared_fixtures, folder):
+    """feedparser stays the reference: wherever the lxml fast path answers, it must agree."""
+    from feeds.parse import parse_xml_fast, parse_xml_feed
+    answered = 0
+    for path in sorted((shared_fixtures / folder).iterdir()):
+        body = path.read_bytes()
+        fast = parse_xml_fast(body, path.stem)
+        if fast is None:
+            continue
+        answered += 1
+        assert _fields(fast) == _fields(parse_xml_feed(body, path.stem)), path.name
+    if folder == "feeds":
+        assert answered >= 20  # the fast path really serves the common case
+
+
+def test_fast_path_declines_what_it_cannot_be_sure_of():
+    from feeds.parse import parse_xml_fast
+    latin1 = '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><item><title>caf\xe9</title></item></channel></rss>'
+    assert parse_xml_fast(latin1.encode("latin-1"), "x") is None
+    broken = b'<rss version="2.0"><channel><item><title>cut</title></item>'
+    assert parse_xml_fast(broken, "x") is None
+    relative = b'<rss version="2.0"><channel><item><title>t</title><link>/a/b</link></item></channel></rss>'
+    assert parse_xml_fast(relative, "x") is None
+    rdf = (DATA / "policy.rss").read_bytes().replace(b'<rss version="2.0">', b'<rdf:RDF>')
+    assert parse_xml_fast(rdf, "x") is None
+    assert len(parse_xml_fast((DATA / "policy.rss").read_bytes(), "x").items) == 3
