@@ -51,6 +51,7 @@ class FetchConfig:
     jitter: float = 0.1
     max_backoff: float = 3600.0
     user_agent: str = "policywatch"
+    parse_processes: int = 2
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,8 @@ def _fetch(t: Table) -> FetchConfig:
         max_backoff=t.positive("max_backoff", float, d.max_backoff),
         user_agent=t.get("user_agent", str, d.user_agent,
                          check=lambda v: None if v.strip() else "must not be empty"),
+        parse_processes=t.get("parse_processes", int, d.parse_processes,
+                              check=lambda v: None if 0 <= v <= 64 else "must be between 0 and 64"),
     )
     t.done()
     return cfg

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,11 +21,13 @@ from feeds.model import FeedState, FeedStatus, Item, NewItems
 from feeds.parse import ParseError, parse_feed
 from feeds.scheduler import PollScheduler, next_delay
 from feeds.store import Store
+from feeds.workers import make_executor, parse_and_classify
 
 log = logging.getLogger("policywatch.engine")
 
 Sink = Callable[[Any], None]
 INITIAL_ITEMS = 500
+SMALL_RESPONSE = 16_384  # bytes; below this a worker round trip costs more than the parse
 
 
 def default_classifier(config: Config):
@@ -193,7 +195,9 @@ class Engine:
                 store.save_feed_state(state)
                 return FeedStatus(state, not_modified=True)
             parsed = await self._parse(result.body, feed.name, result.content_type, result.url)
-            items = self.classify(parsed.items)
+            items = parsed.items
+            if self.classifier is not None and items and items[0].classification is None:
+                items = self.classify(items)
             new = store.ingest(feed.name, items, rules=self.rules_fingerprint, now=now)
             state = self._success(state, feed, now, result.etag, result.last_modified)
             store.save_feed_state(state)
@@ -224,11 +228,21 @@ class Engine:
                        failures=0, gone=False, next_due=now + timedelta(seconds=delay))
 
     async def _parse(self, body: bytes, name: str, content_type: str | None, url: str):
-        """Parse off the event loop so keys never wait on a large feed."""
+        """Parse and classify off the event loop (in worker processes, across the cores),
+        so keys never wait on a large feed. Small responses are parsed in place: shipping
+        them to a worker costs more than parsing them."""
+        if len(body) < SMALL_RESPONSE:
+            return parse_feed(body, name, content_type, url)
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policywatch-parse")
+            classifier_config = self.config.classifier if self.classifier is not None else None
+            self._executor = make_executor(self.config.fetch.parse_processes, classifier_config)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, parse_feed, body, name, content_type, url)
+        try:
+            return await loop.run_in_executor(self._executor, parse_and_classify, body, name, content_type, url)
+        except BrokenExecutor:  # a worker died (OOM, killed): start a fresh pool next time
+            log.warning("parse worker pool broke; restarting it")
+            self._executor = None
+            raise ParseError("parser process died") from None
 
     # ------------------------------------------------------------ queries for front ends
 

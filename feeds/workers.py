@@ -1,0 +1,43 @@
+"""CPU work off the event loop: parsing and classifying a feed response.
+
+Runs in a process pool across the cores (the GIL would serialize threads), started with
+"spawn" so no worker inherits a running app's threads or terminal. Each worker builds the
+classifier once from the (picklable) classifier config."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import replace
+
+from feeds.config import ClassifierConfig
+from feeds.parse import ParsedFeed, parse_feed
+
+_classifier = None
+
+
+def _init_worker(classifier_config: ClassifierConfig | None) -> None:
+    global _classifier
+    _classifier = None
+    if classifier_config is not None:
+        from feeds.classify import Classifier
+        _classifier = Classifier.from_config(classifier_config)
+
+
+def parse_and_classify(body: bytes, feed: str, content_type: str | None, url: str | None) -> ParsedFeed:
+    """parse_feed, then classify every item with the worker's classifier (if any)."""
+    parsed = parse_feed(body, feed, content_type, url)
+    if _classifier is None:
+        return parsed
+    classify = _classifier.classify
+    return replace(parsed, items=tuple(replace(i, classification=classify(i.title, i.summary)) for i in parsed.items))
+
+
+def make_executor(processes: int, classifier_config: ClassifierConfig | None) -> Executor:
+    """A process pool of `processes` workers, or one thread when processes is 0."""
+    if processes <= 0:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policywatch-parse",
+                                      initializer=_init_worker, initargs=(classifier_config,))
+        return executor
+    return ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(classifier_config,))
