@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -129,7 +130,19 @@ class AlertsConfig:
 
 @dataclass(frozen=True)
 class UIConfig:
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    """[ui]: how the monitor looks and sounds. `keys` maps a binding id (see `?` in the app)
+    to the keys that trigger it; the app checks the ids, since only it knows them.
+    `files` says which file each key came from, so the app's errors blame the right one."""
+
+    keys: Mapping[str, str] = field(default_factory=dict)
+    bell: bool = True
+    toast: bool = True
+    toast_seconds: float = 8.0
+    theme: str = "textual-dark"
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    def file_of(self, key: str) -> str:
+        return self.files.get(key, "<config>")
 
 
 @dataclass(frozen=True)
@@ -420,8 +433,44 @@ def _alerts(t: Table) -> AlertsConfig:
     return AlertsConfig(raw=t.raw())
 
 
+_KEY_TOKEN = re.compile(r"^(?:[A-Za-z0-9_+-]+|[!-~])$")
+
+
+def _key_list(value: str) -> str | None:
+    """Textual key strings: comma-separated names ("j,down", "ctrl+r", "question_mark")."""
+    tokens = [k.strip() for k in value.split(",")]
+    if not value.strip() or any(not k or not _KEY_TOKEN.match(k) for k in tokens):
+        return "must be keys separated by commas, such as \"j,down\" or \"ctrl+r\""
+    return None
+
+
+def _ui_files(t: Table, keys: Mapping[str, str]) -> dict[str, str]:
+    """Which file set each key. Binding ids contain dots, so look them up directly."""
+    origin = t.origin
+    user_ui = origin.user.get("ui", {}) if isinstance(origin.user, Mapping) else {}
+    user_keys = user_ui.get("keys", {}) if isinstance(user_ui, Mapping) else {}
+    files = {"ui.theme": str(origin.file_of("ui.theme"))}
+    for name in keys:
+        from_user = origin.user_file is not None and isinstance(user_keys, Mapping) and name in user_keys
+        files[f"ui.keys.{name}"] = str(origin.user_file if from_user else origin.default_file)
+    return files
+
+
 def _ui(t: Table) -> UIConfig:
-    return UIConfig(raw=t.raw())
+    d = UIConfig()
+    keys_table = t.table("keys")
+    keys = {name: keys_table.get(name, str, check=_key_list) for name in list(keys_table.data)}
+    keys_table.done()
+    cfg = UIConfig(
+        keys=keys,
+        bell=t.get("bell", bool, d.bell),
+        toast=t.get("toast", bool, d.toast),
+        toast_seconds=t.positive("toast_seconds", float, d.toast_seconds),
+        theme=t.get("theme", str, d.theme, check=lambda v: None if v.strip() else "must not be empty"),
+        files=_ui_files(t, keys),
+    )
+    t.done()
+    return cfg
 
 
 # ---------------------------------------------------------------- loading

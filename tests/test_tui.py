@@ -1,0 +1,433 @@
+"""Pilot tests of the monitor: layout, every headline binding, screens, toasts and the
+bell, key remapping, and untrusted text. Panes are driven by posting the engine's own
+events through the app's sink; tests/test_tui_engine.py runs the real engine."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from feeds.config import ConfigError, load_config
+from feeds.model import FeedState, FeedStatus, NewItems
+from tests.tuikit import (HIGH_TITLE, HOSTILE_TITLE, NOW, clock, item, offline_config, sample_items, screen_text,
+                          widget_text)
+from tui.app import PolicyWatchApp, binding_ids, can_open_browser, check_ui
+from tui.panes.headlines import HeadlineList
+from tui.screens.detail import DetailScreen
+from tui.screens.health import HealthScreen
+from tui.screens.help import HelpScreen
+from tui.screens.search import SearchScreen
+
+
+@pytest.fixture
+def config(write_config):
+    return offline_config(write_config)
+
+
+def make_app(config, **kw) -> PolicyWatchApp:
+    return PolicyWatchApp(config, clock=clock, **kw)
+
+
+async def started(app, pilot, items=None):
+    app.sink(NewItems(tuple(items if items is not None else sample_items()), initial=True))
+    await pilot.pause()
+    return app.query_one("#headlines", HeadlineList)
+
+
+# ---------------------------------------------------------------- layout
+
+
+async def test_wide_layout_puts_three_panes_side_by_side(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        regions = [app.query_one(f"#{name}").region for name in ("headlines", "price", "scenario")]
+        assert all(r.width > 20 and r.height > 30 for r in regions)
+        assert regions[0].right <= regions[1].x and regions[1].right <= regions[2].x
+        assert len({r.y for r in regions}) == 1
+        text = screen_text(app)
+        assert "Headlines" in text and "BTC-USD" in text and "Scenario" in text
+        assert "policywatch" in text.splitlines()[0] and "15:30:00" in text.splitlines()[0]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_narrow_layout_shows_one_pane_and_tab_switches(config, size):
+    app = make_app(config)
+    async with app.run_test(size=size) as pilot:
+        await started(app, pilot)
+
+        def shown():
+            return [n for n in ("headlines", "price", "scenario") if app.query_one(f"#{n}").display]
+
+        assert shown() == ["headlines"]
+        await pilot.press("tab")
+        assert shown() == ["price"] and app.focused.id == "price"
+        await pilot.press("tab")
+        assert shown() == ["scenario"]
+        for _ in range(7):  # the scenario's fields come first ...
+            await pilot.press("tab")
+            assert shown() == ["scenario"]
+        await pilot.press("tab")  # ... then tab leaves the pane
+        assert shown() == ["headlines"]
+        await pilot.press("shift+tab")
+        assert shown() == ["scenario"]
+        assert "Headlines" in screen_text(app).splitlines()[1]
+
+
+async def test_tiny_terminal_and_resizes_do_not_crash(config):
+    app = make_app(config)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await started(app, pilot)
+        for key in ("j", "tab", "plus", "tab", "tab", "question_mark", "escape", "s", "escape"):
+            await pilot.press(key)
+        for size in ((140, 40), (60, 20), (40, 12), (120, 30), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            assert screen_text(app)
+        assert app.is_running
+
+
+# ---------------------------------------------------------------- headlines
+
+
+async def test_cursor_keys_move_through_headlines(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await started(app, pilot)
+        assert headlines.cursor == 0
+        await pilot.press("j", "j", "down")
+        assert headlines.cursor == 3
+        await pilot.press("k", "up")
+        assert headlines.cursor == 1
+        await pilot.press("G")
+        assert headlines.cursor == 29
+        await pilot.press("g")
+        assert headlines.cursor == 0
+        await pilot.press("end")
+        assert headlines.cursor == 29
+        await pilot.press("home", "pagedown")
+        assert headlines.cursor > 5
+        await pilot.press("pageup")
+        assert headlines.cursor == 0
+        await pilot.press("k")
+        assert headlines.cursor == 0
+
+
+async def test_filters_all_flagged_high(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await started(app, pilot)
+        assert len(headlines.items) == 30
+        await pilot.press("f")
+        assert headlines.mode == "flagged"
+        assert len(headlines.items) == 6  # the high one and five normal ones
+        assert all(i.classification.flag for i in headlines.items)
+        assert "flagged · 6" in headlines.border_title
+        await pilot.press("h")
+        assert [i.title for i in headlines.items] == [HIGH_TITLE]
+        await pilot.press("a")
+        assert len(headlines.items) == 30
+        assert "all · 30" in headlines.border_title
+
+
+async def test_rows_show_priority_markers_tags_source_and_unread(config):
+    app = make_app(config)
+    async with app.run_test(size=(210, 40)) as pilot:  # headlines >= 120 columns: one line a row
+        headlines = await started(app, pilot)
+        rows = widget_text(headlines).splitlines()
+        assert rows[0].startswith("● !! 15:30 Trump signs executive order")
+        assert "White House" in rows[0] and "retirement crypto policy" in rows[0]
+        assert rows[5].startswith("● !  ") and "SEC press releases" in rows[5]
+        assert rows[1].startswith("●    15:23 Markets wrap 1")
+        # matched terms are highlighted: the span of "401(k)" has the match style
+        strip = headlines.render_line(0)
+        match_style = headlines.get_component_rich_style("headline-list--match")
+        highlighted = "".join(seg.text for seg in strip if seg.style and seg.style.bgcolor == match_style.bgcolor
+                              and match_style.bgcolor is not None)
+        assert "401(k)" in highlighted and "crypto" in highlighted and "Markets" not in highlighted
+
+
+async def test_new_items_arrive_on_top_and_keep_the_cursor_on_its_item(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await started(app, pilot)
+        await pilot.press("j", "j")
+        before = headlines.current
+        fresh = item(100, "Labor Department rescinds 2022 guidance on crypto in 401(k) plans", "high",
+                     tags=("retirement", "crypto", "policy"), minutes_ago=-1)
+        app.sink(NewItems((fresh,), feed="Labor Department news releases"))
+        await pilot.pause()
+        assert headlines.items[0].title == fresh.title
+        assert headlines.current == before
+
+
+async def test_enter_opens_detail_and_marks_read(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await started(app, pilot)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        text = screen_text(app)
+        assert HIGH_TITLE[:40] in text
+        assert "HIGH PRIORITY" in text and "retirement, crypto, policy" in text
+        assert "401(k), crypto, executive order" in text
+        assert "https://example.com/news/0" in text and "White House presidential actions" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+        assert headlines.items[0].read
+        assert widget_text(headlines).splitlines()[0].startswith("  !! Trump")
+
+
+async def test_o_opens_http_links_only(config, monkeypatch):
+    monkeypatch.setenv("BROWSER", "true")  # webbrowser runs `true URL`: a real, harmless browser
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        items = sample_items(3)
+        items[1] = replace(items[1], link="javascript:alert(1)")
+        items[2] = replace(items[2], link="file:///etc/passwd")
+        await started(app, pilot, items)
+        await pilot.press("o")
+        assert app.opened_urls == ["https://example.com/news/0"]
+        await pilot.press("j", "o", "j", "o")
+        assert app.opened_urls == ["https://example.com/news/0"]
+        assert app.clipboard == ""
+
+
+async def test_o_over_ssh_copies_instead_of_starting_a_console_browser(config):
+    assert not can_open_browser({"SSH_CONNECTION": "1 2 3 4", "TERM": "xterm"})
+    assert can_open_browser({"DISPLAY": ":0"}) and can_open_browser({"BROWSER": "firefox"})
+    app = make_app(config, env={"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"})
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("o")
+        assert app.opened_urls == []
+        assert app.clipboard == "https://example.com/news/0"
+
+
+async def test_c_copies_the_link_with_osc52(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("j", "c")
+        assert app.clipboard == "https://example.com/news/1"
+
+
+async def test_slash_searches_history_and_enter_opens_a_result(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("slash")
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press(*"custody", "enter")
+        results = app.screen.query_one(HeadlineList)
+        assert len(results.items) == 5
+        assert all("custody" in i.title for i in results.items)
+        assert "5 results" in screen_text(app)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape", "escape")
+        assert not isinstance(app.screen, (SearchScreen, DetailScreen))
+
+
+async def test_r_without_an_engine_says_so(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        assert any("Not connected" in str(n.message) for n in app._notifications)
+
+
+# ---------------------------------------------------------------- alerts
+
+
+async def test_new_high_item_raises_a_toast_and_the_bell(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        assert app.bells == 0 and app.toasts == []  # the stored history rings nothing
+        normal = item(200, "SEC roundtable on crypto custody", "normal", tags=("crypto", "policy"), minutes_ago=-1)
+        app.sink(NewItems((normal,)))
+        await pilot.pause()
+        assert app.bells == 0
+        high = item(201, "Executive order: alternative assets in 401(k) plans", "high", minutes_ago=-2)
+        app.sink(NewItems((high,)))
+        await pilot.pause()
+        assert app.bells == 1
+        assert app.toasts == [high.title]
+        assert any(high.title in str(n.message) for n in app._notifications)
+
+
+async def test_bell_and_toast_can_be_turned_off(write_config):
+    config = offline_config(write_config, "[ui]\nbell = false\ntoast = false\n")
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        app.sink(NewItems((item(201, "Executive order: 401(k) crypto", "high", minutes_ago=-2),)))
+        await pilot.pause()
+        assert app.bells == 0 and app.toasts == []
+
+
+# ---------------------------------------------------------------- screens
+
+
+async def test_help_lists_every_binding(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 60)) as pilot:
+        await started(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        app.screen.query_one("#help-body").styles.height = 400
+        await pilot.pause()
+        from rich.console import Console
+
+        console = Console(width=140, record=True, file=open("/dev/null", "w"))
+        from tui.screens.help import help_table
+
+        console.print(help_table(app.help_sections(), app.keymap))
+        text = console.export_text()
+        for binding_id in binding_ids():
+            assert binding_id in text
+        for needle in ("Flagged", "Search", "Open", "Copy link", "Refresh", "Quit", "+0.1 pt", "Pool"):
+            assert needle in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_health_screen_shows_each_feed(write_config):
+    config = offline_config(write_config, feeds=[("Alpha", "http://127.0.0.1:9/a"), ("Beta", "http://127.0.0.1:9/b")])
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        ok = FeedState(feed="Alpha", last_success=NOW, next_due=NOW.replace(minute=40))
+        bad = FeedState(feed="Beta", failures=3, last_error="HTTP 503 [bold]Service Unavailable[/]",
+                        last_error_at=NOW)
+        app.sink(FeedStatus(ok))
+        app.sink(FeedStatus(bad))
+        await pilot.pause()
+        assert "1/2 feeds ok, 1 failing" in screen_text(app).splitlines()[0]
+        await pilot.press("s")
+        assert isinstance(app.screen, HealthScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
+        assert rows[0][:3] == ["Alpha", "ok", "0 s ago"] and rows[0][5] == "in 10 min"
+        assert rows[1][1] == "failing" and rows[1][4] == "3"
+        assert rows[1][6] == "HTTP 503 [bold]Service Unavailable[/]"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HealthScreen)
+
+
+async def test_z_zooms_the_focused_pane(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("z")
+        assert app.screen.maximized is app.query_one("#headlines")
+        await pilot.press("z")
+        assert app.screen.maximized is None
+
+
+async def test_q_quits(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 0
+
+
+async def test_command_palette_has_the_main_actions(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Headlines: flagged only", "Headlines: high priority only", "Search history",
+                       "Refresh feeds", "Feed health", "Keys", "Scenario: next pool", "Theme", "Quit"):
+            assert wanted in titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Headlines: high priority only")
+        command.callback()
+        await pilot.pause()
+        assert app.query_one("#headlines", HeadlineList).mode == "high"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "CommandPalette"
+
+
+# ---------------------------------------------------------------- config: keys and themes
+
+
+async def test_keys_can_be_remapped(write_config):
+    config = offline_config(write_config, '[ui.keys]\n"headlines.flagged" = "F"\n"app.quit" = "ctrl+q"\n')
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await started(app, pilot)
+        await pilot.press("f")
+        assert headlines.mode == "all"
+        await pilot.press("F")
+        assert headlines.mode == "flagged"
+        await pilot.press("q")
+        assert app.is_running
+        await pilot.press("question_mark")
+        from tui.screens.help import key_names
+
+        flagged = next(b for b in HeadlineList.BINDINGS if b.id == "headlines.flagged")
+        assert key_names(flagged, app.keymap) == "F"
+
+
+def test_unknown_binding_id_or_theme_is_a_config_error(write_config):
+    config = offline_config(write_config, '[ui.keys]\n"headlines.nope" = "x"\n')
+    with pytest.raises(ConfigError) as err:
+        check_ui(config, ["textual-dark"])
+    assert err.value.key == "ui.keys.headlines.nope" and err.value.file.endswith("config.toml")
+    assert err.value.file != str(load_config(use_user_file=False).ui.file_of("ui.theme"))
+    themed = offline_config(write_config, '[ui]\ntheme = "no-such-theme"\n')
+    with pytest.raises(ConfigError) as err:
+        check_ui(themed, ["textual-dark", "nord"])
+    assert err.value.key == "ui.theme" and "nord" in err.value.problem
+
+
+def test_bad_key_strings_are_rejected_by_the_loader(write_config):
+    with pytest.raises(ConfigError) as err:
+        offline_config(write_config, '[ui.keys]\n"app.quit" = ""\n')
+    assert err.value.key == "ui.keys.app.quit"
+    with pytest.raises(ConfigError) as err:
+        offline_config(write_config, '[ui]\nbell = "loud"\n')
+    assert err.value.key == "ui.bell"
+
+
+async def test_theme_from_config_is_applied(write_config):
+    app = make_app(offline_config(write_config, '[ui]\ntheme = "nord"\n'))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == "nord"
+
+
+# ---------------------------------------------------------------- untrusted text
+
+
+async def test_hostile_title_shows_literally_everywhere(config):
+    hostile = item(0, HOSTILE_TITLE, "high", tags=("crypto",), link="https://example.com/h",
+                   summary="[b]summary[/b] \x1b[2J\x1b]8;;https://evil.example\x07link")
+    app = make_app(config)
+    async with app.run_test(size=(210, 40)) as pilot:
+        headlines = await started(app, pilot, [hostile])
+        row = widget_text(headlines).splitlines()[0]
+        assert "Breaking [bold red]x[/] [link=https://evil.example]click[/link] ␛]" in row
+        for y in range(headlines.size.height):
+            for segment in headlines.render_line(y):
+                assert "\x1b" not in segment.text and "\x07" not in segment.text
+                assert segment.style is None or segment.style.link is None
+        await pilot.press("enter")
+        detail = screen_text(app)
+        assert "Breaking [bold red]x[/] [link=https://evil.example]click[/link] ␛]52;c;aGFja2Vk␇ end" in detail
+        assert "[b]summary[/b] ␛[2J␛]8;;https://evil.example␇link" in detail
+        assert "\x1b" not in detail
+        await pilot.press("escape")
+        # as a new item: the toast shows it literally too
+        app.sink(NewItems((replace(hostile, id=99, key="k99"),)))
+        await pilot.pause()
+        assert app.toasts[-1].startswith("Breaking [bold red]x[/] [link=")
+        assert "\x1b" not in app.toasts[-1]
+        assert app.clipboard == ""  # the OSC 52 in the title copied nothing

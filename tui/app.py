@@ -1,0 +1,463 @@
+"""The policywatch monitor: headlines | price | scenario, over the engine.
+
+The app composes the panes, owns the engine's lifecycle on Textual's own asyncio loop,
+turns engine events into messages (tui.messages) and routes keys. It holds no HTTP, SQL
+or classification logic: panes render events, the engine does the work."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from feeds.config import Config, ConfigError
+from feeds.model import (AggregatePrice, FeedState, FeedStatus, Item, NewItems, PriceHistory, PriceStreamStatus,
+                         PriceUpdate)
+from tui import safe
+from tui.messages import (FeedStatusChanged, ItemsArrived, OtherEvent, PriceChanged, PriceHistoryLoaded,
+                          SourceTicked, StreamChanged)
+from tui.panes.headlines import HeadlineList, priority, sort_time
+from tui.panes.price import PricePane, money
+from tui.panes.scenario import ScenarioPane
+from tui.panes.status import StatusBar
+from tui.screens.detail import DetailScreen
+from tui.screens.health import HealthScreen
+from tui.screens.help import HelpScreen
+from tui.screens.search import SearchScreen
+
+log = logging.getLogger("policywatch.tui")
+
+EngineFactory = Callable[[Callable[[object], None]], Any]
+PANES = ("headlines", "price", "scenario")
+ALERT_WINDOW = timedelta(hours=6)
+PANE_TITLES = {"headlines": "Headlines", "price": "Price", "scenario": "Scenario"}
+
+
+def to_message(event: object):
+    """The Textual message for one engine event."""
+    if isinstance(event, NewItems):
+        return ItemsArrived(event)
+    if isinstance(event, FeedStatus):
+        return FeedStatusChanged(event)
+    if isinstance(event, AggregatePrice):
+        return PriceChanged(event)
+    if isinstance(event, PriceUpdate):
+        return SourceTicked(event)
+    if isinstance(event, PriceHistory):
+        return PriceHistoryLoaded(event)
+    if isinstance(event, PriceStreamStatus):
+        return StreamChanged(event)
+    return OtherEvent(event)
+
+
+def can_open_browser(env: dict[str, str] | None = None) -> bool:
+    """A graphical browser is likely reachable (not a bare SSH session, where webbrowser
+    would start a console browser inside our own terminal)."""
+    env = dict(os.environ) if env is None else env
+    if env.get("BROWSER"):
+        return True
+    if sys.platform in ("darwin", "win32"):
+        return not env.get("SSH_CONNECTION")
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+class PaneTabs(Static):
+    """The pane strip shown on narrow terminals, where one pane fills the body."""
+
+    DEFAULT_CSS = """
+    PaneTabs { height: 1; background: $panel; display: none; }
+    """
+
+    def show(self, active: str) -> None:
+        out = Text()
+        for index, name in enumerate(PANES):
+            label = f" {PANE_TITLES[name]} "
+            out.append(label, "reverse bold" if name == active else "dim")
+            out.append(" ")
+        out.append("  tab: next pane", "dim")
+        self.update(out)
+
+
+class PolicyWatchApp(App[int]):
+    """Headlines, a live BTC price and the scenario calculator in one terminal."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "policywatch"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("r", "refresh", "Refresh", id="app.refresh"),
+        Binding("s", "health", "Feeds", id="app.health"),
+        Binding("z", "zoom", "Zoom", id="app.zoom"),
+        Binding("tab", "next_pane", "Next pane/field", priority=True, id="app.next_pane"),
+        Binding("shift+tab", "previous_pane", "Previous pane/field", show=False, priority=True,
+                id="app.previous_pane"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.commands"),
+    ]
+
+    def __init__(self, config: Config, db_path: str | Path | None = None, *,
+                 engine_factory: EngineFactory | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 badge: str = "", on_exit: Callable[[], Any] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.db_path = Path(db_path) if db_path is not None else None
+        self.engine_factory = engine_factory
+        self.engine: Any = None
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.badge = badge
+        self.on_exit_callback = on_exit
+        self.env = env
+        self.feed_states: dict[str, FeedState] = {f.name: FeedState(feed=f.name, url=f.url) for f in config.feeds}
+        self.active_pane = "headlines"
+        self.bells = 0
+        self.toasts: list[str] = []
+        self.opened_urls: list[str] = []
+        self._engine_stopped = False
+        self.keymap: dict[str, str] = dict(config.ui.keys)
+        self.theme = config.ui.theme
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        prices = self.config.prices
+        yield StatusBar(id="status", clock=self.clock, badge=self.badge)
+        with Container(id="body"):
+            yield PaneTabs(id="pane-tabs")
+            yield HeadlineList(id="headlines", clock=self.clock, classes="pane -active")
+            yield PricePane(id="price", symbol=prices.symbol, stale_after=prices.stale_after,
+                            dead_after=prices.dead_after, divergence=prices.divergence, clock=self.clock,
+                            classes="pane")
+            yield ScenarioPane(self.config.scenario, id="scenario", classes="pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        headlines = self.query_one(HeadlineList)
+        headlines.border_title = "Headlines"
+        headlines.focus()
+        self.query_one(PaneTabs).show(self.active_pane)
+        self.query_one(StatusBar).set_health(self.feed_states.values())
+        if self.engine_factory is not None:
+            self.run_worker(self._start_engine(), name="engine", group="engine", exclusive=True)
+
+    # ------------------------------------------------------------ the engine
+
+    def sink(self, event: object) -> None:
+        """The engine's sink: one message per event, posted on the app's loop."""
+        message = to_message(event)
+        if threading.get_ident() == self._thread_id:
+            self.post_message(message)
+        else:
+            self.call_from_thread(self.post_message, message)
+
+    async def _start_engine(self) -> None:
+        self.engine = self.engine_factory(self.sink)
+        headlines = self.query_one(HeadlineList)
+        recent = getattr(self.engine, "recent", None)
+        if recent is not None:
+            headlines.pager = lambda mode, offset, limit: recent(
+                limit=limit, offset=offset, flagged_only=mode == "flagged", high_only=mode == "high")
+        await self.engine.start()
+
+    async def stop_engine(self) -> None:
+        if self.engine is not None and not self._engine_stopped:
+            self._engine_stopped = True
+            try:
+                await self.engine.stop()
+            except Exception:
+                log.exception("stopping the engine failed")
+
+    async def action_quit(self) -> None:
+        await self.stop_engine()
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        await self.stop_engine()
+        if self.on_exit_callback is not None:
+            self.on_exit_callback()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors are shown (harlequin's habit)."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            log.error("worker %s failed: %r", event.worker.name, error)
+            self.notify(safe.clean(f"{event.worker.name}: {type(error).__name__}: {error}")[:300],
+                        title="Error", severity="error", markup=False, timeout=10)
+
+    # ------------------------------------------------------------ engine events
+
+    def on_items_arrived(self, message: ItemsArrived) -> None:
+        event: NewItems = message.event
+        self.query_one(HeadlineList).add_items(event.items, initial=event.initial)
+        if not event.initial:
+            self._announce(event.items)
+
+    def _announce(self, items: Iterable[Item]) -> None:
+        """Toast and bell for new high-priority items; old news found late (a first poll,
+        a feed back after an outage) stays quiet."""
+        recent = self.clock() - ALERT_WINDOW
+        high = [i for i in items if priority(i) == "high" and sort_time(i) >= recent]
+        if not high:
+            return
+        ui = self.config.ui
+        if ui.toast:
+            first = safe.clean(high[0].title)[:200]
+            more = f"\n(+{len(high) - 1} more)" if len(high) > 1 else ""
+            title = "New high-priority item" + ("s" if len(high) > 1 else "")
+            self.toasts.append(first)
+            self.notify(first + more, title=title, severity="warning", markup=False, timeout=ui.toast_seconds)
+        if ui.bell:
+            self.bells += 1
+            self.bell()
+
+    def on_feed_status_changed(self, message: FeedStatusChanged) -> None:
+        state = message.event.state
+        self.feed_states[state.feed] = state
+        self.query_one(StatusBar).set_health(self._states_for_summary())
+
+    def _states_for_summary(self) -> list[FeedState]:
+        names = [f.name for f in self.config.feeds]
+        return [self.feed_states.get(n, FeedState(feed=n)) for n in names]
+
+    def on_price_changed(self, message: PriceChanged) -> None:
+        aggregate: AggregatePrice = message.event
+        pane = self.query_one(PricePane)
+        pane.show(aggregate)
+        self.query_one(ScenarioPane).set_price(aggregate.price)
+        self.query_one(StatusBar).set_ticker(self._ticker_text(pane))
+
+    def _ticker_text(self, pane: PricePane) -> Text:
+        agg = pane.aggregate
+        if agg is None or agg.price is None:
+            return Text("")
+        style = "green" if pane.direction > 0 else "red" if pane.direction < 0 else ""
+        arrow = "▲" if pane.direction > 0 else "▼" if pane.direction < 0 else " "
+        return Text.assemble((f"{pane.symbol.split('-')[0]} ", "dim"), (f"{money(agg.price)} {arrow}", style))
+
+    def on_source_ticked(self, message: SourceTicked) -> None:
+        self.query_one(PricePane).source_update(message.event)
+
+    def on_price_history_loaded(self, message: PriceHistoryLoaded) -> None:
+        self.query_one(PricePane).history(message.event)
+
+    def on_stream_changed(self, message: StreamChanged) -> None:
+        self.query_one(PricePane).stream(message.event)
+
+    # ------------------------------------------------------------ headline actions
+
+    def on_headline_list_filter_changed(self, message: HeadlineList.FilterChanged) -> None:
+        if message.control is not None and message.control.id != "headlines":
+            return
+        label = {"all": "all", "flagged": "flagged", "high": "high priority"}[message.mode]
+        more = "+" if message.more else ""
+        self.query_one(HeadlineList).border_title = f"Headlines · {label} · {message.shown}{more}"
+
+    def on_headline_list_opened(self, message: HeadlineList.Opened) -> None:
+        item = message.item
+        self._mark_read(item)
+        sources: list = []
+        if self.engine is not None and item.id is not None:
+            try:
+                sources = self.engine.item_sources(item.id)
+            except Exception:
+                log.exception("item_sources failed")
+        self.push_screen(DetailScreen(item, sources))
+
+    def _mark_read(self, item: Item) -> None:
+        for headlines in self.query(HeadlineList):
+            headlines.mark_read(item)
+        if self.screen is not self.screen_stack[0]:
+            for headlines in self.screen_stack[0].query(HeadlineList):
+                headlines.mark_read(item)
+        if self.engine is not None and item.id is not None and not item.read:
+            try:
+                self.engine.mark_read(item.id)
+            except Exception:
+                log.exception("mark_read failed")
+
+    def on_headline_list_link_requested(self, message: HeadlineList.LinkRequested) -> None:
+        item = message.item
+        link = safe.http_link(item.link)
+        if link is None:
+            self.notify("This headline has no http(s) link." if not item.link else
+                        "Only http and https links are opened or copied.", severity="warning",
+                        markup=False, timeout=4)
+            return
+        if message.open:
+            self._mark_read(item)
+            if can_open_browser(self.env):
+                self.opened_urls.append(link)
+                self.open_url(link)
+                self.notify(safe.clean(link)[:200], title="Opening", markup=False, timeout=3)
+                return
+            self.copy_to_clipboard(link)
+            self.notify("No browser here (SSH?): the link was copied to your clipboard instead.",
+                        markup=False, timeout=5)
+            return
+        self.copy_to_clipboard(link)
+        self.notify(safe.clean(link)[:200], title="Link copied", markup=False, timeout=3)
+
+    def on_headline_list_search_requested(self, message: HeadlineList.SearchRequested) -> None:
+        self.action_search()
+
+    def on_health_screen_refresh_feed(self, message: HealthScreen.RefreshFeed) -> None:
+        if self.engine is not None:
+            self.run_worker(self.engine.refresh(message.feed), name=f"refresh {message.feed}",
+                            group="refresh-one")
+
+    # ------------------------------------------------------------ app actions
+
+    def action_search(self) -> None:
+        self.push_screen(SearchScreen(self._search))
+
+    def _search(self, query: str) -> list[Item]:
+        if self.engine is not None:
+            return self.engine.search(query, limit=200)
+        words = query.lower().split()
+        items = self.query_one("#headlines", HeadlineList).items
+        return [i for i in items if all(w in f"{i.title} {i.summary}".lower() for w in words)]
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_sections(), self.keymap))
+
+    @staticmethod
+    def help_sections():
+        return [
+            ("Everywhere", PolicyWatchApp.BINDINGS),
+            ("Headlines", HeadlineList.BINDINGS),
+            ("Scenario", ScenarioPane.BINDINGS),
+            ("Detail view", DetailScreen.BINDINGS),
+            ("Search", SearchScreen.BINDINGS),
+            ("Feed health", HealthScreen.BINDINGS),
+            ("Help", HelpScreen.BINDINGS),
+        ]
+
+    def action_health(self) -> None:
+        self.push_screen(HealthScreen(self._health_states, clock=self.clock))
+
+    def _health_states(self) -> list[FeedState]:
+        if self.engine is not None:
+            try:
+                return self.engine.feed_states()
+            except Exception:
+                log.exception("feed_states failed")
+        return self._states_for_summary()
+
+    def action_refresh(self) -> None:
+        if self.engine is None:
+            self.notify("Not connected to the engine.", severity="warning", markup=False, timeout=3)
+            return
+        self.notify(f"Polling {len(self.config.feeds)} feeds now", markup=False, timeout=3)
+        self.run_worker(self.engine.refresh(), name="refresh", group="refresh", exclusive=True)
+
+    def action_filter(self, mode: str) -> None:
+        self.switch_pane("headlines")
+        self.query_one("#headlines", HeadlineList).action_filter(mode)
+
+    def action_zoom(self) -> None:
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        elif self.focused is not None:
+            screen.maximize(self.focused)
+
+    def action_next_pane(self) -> None:
+        self._tab(forward=True)
+
+    def action_previous_pane(self) -> None:
+        self._tab(forward=False)
+
+    def _tab(self, forward: bool) -> None:
+        """Tab moves between panes; in the scenario pane, first between its fields;
+        on other screens, between their widgets as usual."""
+        if self.screen is not self.screen_stack[0]:
+            self.screen.focus_next() if forward else self.screen.focus_previous()
+            return
+        if isinstance(self.focused, ScenarioPane) and self.focused.tab(forward):
+            return
+        step = 1 if forward else -1
+        target = PANES[(PANES.index(self.active_pane) + step) % len(PANES)]
+        if target == "scenario":  # enter the form at its first (or, backwards, last) field
+            self.query_one(ScenarioPane).enter(forward)
+        self.switch_pane(target)
+
+    def switch_pane(self, name: str) -> None:
+        if self.screen is not self.screen_stack[0]:
+            return
+        self._set_active(name)
+        self.query_one(f"#{name}").focus()
+
+    def _set_active(self, name: str) -> None:
+        self.active_pane = name
+        for pane in PANES:
+            self.query_one(f"#{pane}").set_class(pane == name, "-active")
+        self.query_one(PaneTabs).show(name)
+
+    def on_descendant_focus(self, event) -> None:
+        widget = event.widget if hasattr(event, "widget") else None
+        node = widget
+        while node is not None and getattr(node, "id", None) not in PANES:
+            node = node.parent
+        if node is not None and node.id != self.active_pane and node.screen is self.screen_stack[0]:
+            self._set_active(node.id)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Headlines: show all", "Every stored headline, newest first",
+                            lambda: self.action_filter("all"))
+        yield SystemCommand("Headlines: flagged only", "Policy items about retirement or crypto",
+                            lambda: self.action_filter("flagged"))
+        yield SystemCommand("Headlines: high priority only", "Retirement and crypto/alternatives policy",
+                            lambda: self.action_filter("high"))
+        yield SystemCommand("Search history", "Full-text search of every stored headline", self.action_search)
+        yield SystemCommand("Refresh feeds", "Poll every feed now", self.action_refresh)
+        yield SystemCommand("Feed health", "Last success, errors and next poll per feed", self.action_health)
+        yield SystemCommand("Keys", "Every key binding and its id for [ui.keys]", self.action_help)
+        yield SystemCommand("Scenario: next pool", "Cycle the retirement pool preset",
+                            lambda: self.query_one(ScenarioPane).action_cycle_pool())
+        yield SystemCommand("Scenario: live BTC price", "Follow the live price again",
+                            lambda: self.query_one(ScenarioPane).action_live_price())
+        yield SystemCommand("Zoom pane", "Maximize the focused pane (again to restore)", self.action_zoom)
+
+
+# ---------------------------------------------------------------- config checks
+
+
+def binding_ids() -> set[str]:
+    ids = set()
+    for _title, bindings in PolicyWatchApp.help_sections():
+        ids.update(b.id for b in bindings if isinstance(b, Binding) and b.id)
+    return ids
+
+
+def check_ui(config: Config, themes: Iterable[str]) -> None:
+    """What only the app can check in [ui]: theme names and binding ids."""
+    ui = config.ui
+    themes = sorted(themes)
+    if ui.theme not in themes:
+        raise ConfigError(ui.file_of("ui.theme"), "ui.theme",
+                          f"unknown theme {ui.theme!r} (one of: {', '.join(themes)})")
+    known = binding_ids()
+    for name in ui.keys:
+        if name not in known:
+            raise ConfigError(ui.file_of(f"ui.keys.{name}"), f"ui.keys.{name}",
+                              "unknown binding id (press ? in the app for the list)")

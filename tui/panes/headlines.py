@@ -1,0 +1,448 @@
+"""The headlines pane: a virtual list, newest first, paged from the store.
+
+Only the rows on screen are rendered (Textual's line API), and only the pages the reader
+has scrolled to are loaded, so 50,000 stored items cost what one screenful costs. Rows
+are built as `rich.text.Text` from untrusted strings (tui.safe), never as markup."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, Sequence
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from feeds.model import Item
+from tui import safe
+
+FILTERS = ("all", "flagged", "high")
+PAGE = 200
+# (filter, offset, limit) -> items newest first; the app wires it to engine.recent.
+Pager = Callable[[str, int, int], list[Item]]
+
+
+def sort_time(item: Item) -> datetime:
+    """The store's order: the published time unless it lies in the future, else first seen."""
+    seen = item.first_seen or item.published or datetime.min.replace(tzinfo=timezone.utc)
+    if item.published is not None and item.published <= seen + timedelta(hours=1):
+        return item.published
+    return seen
+
+
+def order_key(item: Item) -> tuple[datetime, int]:
+    return sort_time(item), item.id or 0
+
+
+def identity(item: Item) -> object:
+    return item.id if item.id is not None else item.key
+
+
+def priority(item: Item) -> str:
+    c = item.classification
+    if c is None or not c.flag:
+        return "none"
+    return "high" if c.priority == "high" else "normal"
+
+
+def passes(item: Item, mode: str) -> bool:
+    p = priority(item)
+    return mode == "all" or (mode == "flagged" and p != "none") or (mode == "high" and p == "high")
+
+
+class HeadlineList(ScrollView, can_focus=True):
+    """Newest first; flagged items marked by priority with matched terms highlighted."""
+
+    ALLOW_MAXIMIZE = True
+
+    BINDINGS = [
+        Binding("j,down", "cursor_down", "Down", show=False, id="headlines.down"),
+        Binding("k,up", "cursor_up", "Up", show=False, id="headlines.up"),
+        Binding("pagedown,space", "page_down", "Page down", show=False, id="headlines.page_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="headlines.page_up"),
+        Binding("g,home", "first", "First", show=False, id="headlines.first"),
+        Binding("G,end", "last", "Last", show=False, id="headlines.last"),
+        Binding("enter", "open_detail", "Detail", id="headlines.detail"),
+        Binding("a", "filter('all')", "All", id="headlines.all"),
+        Binding("f", "filter('flagged')", "Flagged", id="headlines.flagged"),
+        Binding("h", "filter('high')", "High", id="headlines.high"),
+        Binding("n", "next_unread", "Next unread", show=False, id="headlines.next_unread"),
+        Binding("slash", "search", "Search", id="headlines.search"),
+        Binding("o", "open_link", "Open", id="headlines.open"),
+        Binding("c", "copy_link", "Copy link", id="headlines.copy"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "headline-list--cursor",
+        "headline-list--cursor-blurred",
+        "headline-list--unread",
+        "headline-list--read",
+        "headline-list--high",
+        "headline-list--normal",
+        "headline-list--match",
+        "headline-list--meta",
+        "headline-list--tag",
+        "headline-list--empty",
+    }
+
+    DEFAULT_CSS = """
+    HeadlineList {
+        background: $surface;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+        & > .headline-list--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+        & > .headline-list--cursor-blurred { background: $block-cursor-blurred-background; }
+        & > .headline-list--unread { text-style: bold; }
+        & > .headline-list--read { color: $text-muted; }
+        & > .headline-list--high { color: $error; text-style: bold; }
+        & > .headline-list--normal { color: $warning; text-style: bold; }
+        & > .headline-list--match { color: $text-warning; background: $warning-muted; text-style: bold; }
+        & > .headline-list--meta { color: $text-muted; }
+        & > .headline-list--tag { color: $text-accent; }
+        & > .headline-list--empty { color: $text-muted; text-style: italic; }
+    }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    mode: reactive[str] = reactive("all", init=False)
+
+    # ------------------------------------------------------------ messages (up)
+
+    class Opened(Message):
+        """Enter on a headline: show its detail."""
+
+        def __init__(self, item: Item) -> None:
+            super().__init__()
+            self.item = item
+
+    class LinkRequested(Message):
+        """`o` (open=True) or `c` (open=False) on a headline."""
+
+        def __init__(self, item: Item, open: bool) -> None:
+            super().__init__()
+            self.item = item
+            self.open = open
+
+    class SearchRequested(Message):
+        pass
+
+    class FilterChanged(Message):
+        def __init__(self, mode: str, shown: int, more: bool) -> None:
+            super().__init__()
+            self.mode = mode
+            self.shown = shown
+            self.more = more
+
+    # ------------------------------------------------------------ state
+
+    def __init__(self, *, pager: Pager | None = None, clock: Callable[[], datetime] | None = None,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.pager = pager
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.items: list[Item] = []          # the loaded window, newest first
+        self._pool: list[Item] = []          # without a pager: everything received
+        self._ids: set[object] = set()
+        self._exhausted = True
+        self._row_height = 1
+
+    # ------------------------------------------------------------ data (down)
+
+    def set_pager(self, pager: Pager | None) -> None:
+        self.pager = pager
+        self.reload()
+
+    def reload(self) -> None:
+        """Load the first page of the current filter, keeping the cursor on its item."""
+        current = self.current
+        if self.pager is not None:
+            page = self.pager(self.mode, 0, PAGE)
+            self._exhausted = len(page) < PAGE
+        else:
+            page = [i for i in self._pool if passes(i, self.mode)]
+            self._exhausted = True
+        self._set_items(page, keep=current)
+
+    def load_more(self) -> bool:
+        """The next page from the pager (scrolling near the end calls this)."""
+        if self.pager is None or self._exhausted:
+            return False
+        page = self.pager(self.mode, len(self.items), PAGE)
+        self._exhausted = len(page) < PAGE
+        fresh = [i for i in page if identity(i) not in self._ids]
+        self.items.extend(fresh)
+        self._ids.update(identity(i) for i in fresh)
+        self._resize()
+        self._announce()
+        return bool(fresh)
+
+    def add_items(self, new: Iterable[Item], *, initial: bool = False) -> list[Item]:
+        """New items from the engine; returns those that are now shown."""
+        new = list(new)
+        if initial:
+            if self.pager is not None:
+                self.reload()
+                return list(self.items)
+            self._pool = sorted(new, key=order_key, reverse=True)
+            self.reload()
+            return list(self.items)
+        if self.pager is None:
+            known = {identity(i) for i in self._pool}
+            self._pool.extend(i for i in new if identity(i) not in known)
+            self._pool.sort(key=order_key, reverse=True)
+        floor = order_key(self.items[-1]) if self.items and not self._exhausted else None
+        shown = [i for i in new if passes(i, self.mode) and identity(i) not in self._ids
+                 and (floor is None or order_key(i) >= floor)]
+        if not shown:
+            return []
+        current = self.current
+        merged = sorted(self.items + shown, key=order_key, reverse=True)
+        self._set_items(merged, keep=current, follow_top=self.cursor == 0 and self.scroll_offset.y == 0)
+        return shown
+
+    def mark_read(self, item: Item) -> None:
+        """Show an item as read (the app persists it through the engine)."""
+        for index, existing in enumerate(self.items):
+            if identity(existing) == identity(item) and not existing.read:
+                self.items[index] = replace(existing, read=True)
+                self.refresh()
+        for index, existing in enumerate(self._pool):
+            if identity(existing) == identity(item):
+                self._pool[index] = replace(existing, read=True)
+
+    @property
+    def current(self) -> Item | None:
+        if 0 <= self.cursor < len(self.items):
+            return self.items[self.cursor]
+        return None
+
+    @property
+    def has_more(self) -> bool:
+        return not self._exhausted
+
+    def _set_items(self, items: Sequence[Item], *, keep: Item | None, follow_top: bool = False) -> None:
+        self.items = list(items)
+        self._ids = {identity(i) for i in self.items}
+        index = 0
+        if keep is not None and not follow_top:
+            wanted = identity(keep)
+            index = next((n for n, i in enumerate(self.items) if identity(i) == wanted), min(self.cursor, len(self.items) - 1))
+        self._resize()
+        self.cursor = max(0, index)
+        self._announce()
+
+    def _announce(self) -> None:
+        self.post_message(self.FilterChanged(self.mode, len(self.items), not self._exhausted))
+
+    # ------------------------------------------------------------ geometry
+
+    def _resize(self) -> None:
+        rows = max(1, len(self.items))
+        self.virtual_size = Size(self.scrollable_content_region.width, rows * self._row_height)
+        self.refresh()
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        self._row_height = 1 if width >= 90 else 2
+        self._resize()
+        self._scroll_to_cursor(animate=False)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        if self.items:
+            clamped = max(0, min(new, len(self.items) - 1))
+            if clamped != new:
+                self.cursor = clamped
+                return
+        self._scroll_to_cursor()
+        if not self._exhausted and new >= len(self.items) - 20:
+            self.load_more()
+        self.refresh()
+
+    def watch_mode(self, mode: str) -> None:
+        self.cursor = 0
+        self.scroll_to(y=0, animate=False)
+        self.reload()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if not self._exhausted and (new + self.size.height) // self._row_height >= len(self.items) - 20:
+            self.load_more()
+
+    def _scroll_to_cursor(self, animate: bool = False) -> None:
+        region = Region(0, self.cursor * self._row_height, self.size.width, self._row_height)
+        self.scroll_to_region(region, animate=animate, force=True)
+
+    # ------------------------------------------------------------ actions
+
+    def action_cursor_down(self) -> None:
+        self.cursor = min(self.cursor + 1, max(0, len(self.items) - 1))
+
+    def action_cursor_up(self) -> None:
+        self.cursor = max(self.cursor - 1, 0)
+
+    def action_page_down(self) -> None:
+        step = max(1, self.size.height // self._row_height - 1)
+        self.cursor = min(self.cursor + step, max(0, len(self.items) - 1))
+
+    def action_page_up(self) -> None:
+        step = max(1, self.size.height // self._row_height - 1)
+        self.cursor = max(self.cursor - step, 0)
+
+    def action_first(self) -> None:
+        self.cursor = 0
+
+    def action_last(self) -> None:
+        while self.load_more():
+            pass
+        self.cursor = max(0, len(self.items) - 1)
+
+    def action_filter(self, mode: str) -> None:
+        if mode in FILTERS:
+            if mode == self.mode:
+                self.reload()
+            self.mode = mode
+
+    def action_next_unread(self) -> None:
+        start = self.cursor + 1
+        while True:
+            for index in range(start, len(self.items)):
+                if not self.items[index].read:
+                    self.cursor = index
+                    return
+            start = len(self.items)
+            if not self.load_more():
+                return
+
+    def action_open_detail(self) -> None:
+        if (item := self.current) is not None:
+            self.post_message(self.Opened(item))
+
+    def action_open_link(self) -> None:
+        if (item := self.current) is not None:
+            self.post_message(self.LinkRequested(item, open=True))
+
+    def action_copy_link(self) -> None:
+        if (item := self.current) is not None:
+            self.post_message(self.LinkRequested(item, open=False))
+
+    def action_search(self) -> None:
+        self.post_message(self.SearchRequested())
+
+    def on_click(self, event) -> None:
+        row = (event.y + int(self.scroll_offset.y)) // self._row_height
+        if 0 <= row < len(self.items):
+            if row == self.cursor and getattr(event, "chain", 1) >= 2:
+                self.action_open_detail()
+            self.cursor = row
+
+    # ------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = y + int(self.scroll_offset.y)
+        index, sub = divmod(line, self._row_height)
+        base = self.rich_style
+        if not self.items:
+            if line == 0:
+                message = "No headlines yet." if self.mode == "all" else f"No {self.mode} headlines."
+                return self._strip(Text(" " + message, style=self.get_component_rich_style("headline-list--empty")), width, base)
+            return Strip.blank(width, base)
+        if index >= len(self.items):
+            return Strip.blank(width, base)
+        item = self.items[index]
+        row = self._row(item, sub, width)
+        if index == self.cursor:
+            cursor = self.get_component_rich_style(
+                "headline-list--cursor" if self.has_focus else "headline-list--cursor-blurred")
+            row.stylize_before(cursor)
+            base = base + cursor
+        return self._strip(row, width, base)
+
+    def _strip(self, row: Text, width: int, base: Style) -> Strip:
+        row.truncate(width, overflow="ellipsis")
+        segments = [Segment(s.text, base + s.style if s.style else base, s.control)
+                    for s in row.render(self.app.console) if s.text]
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _when(self, item: Item) -> str:
+        moment = sort_time(item)
+        if moment.year < 1900:
+            return "     "
+        local, now = moment.astimezone(), self.clock().astimezone()
+        if local.date() == now.date():
+            return local.strftime("%H:%M")
+        if local.year == now.year:
+            return local.strftime("%d %b")
+        return local.strftime("%Y")
+
+    def _marker(self, item: Item) -> Text:
+        style = self.get_component_rich_style
+        out = Text("● " if not item.read else "  ", style=style("headline-list--tag"))
+        p = priority(item)
+        if p == "high":
+            out.append("!!", style("headline-list--high"))
+        elif p == "normal":
+            out.append("! ", style("headline-list--normal"))
+        else:
+            out.append("  ")
+        out.append(" ")
+        return out
+
+    def _title(self, item: Item) -> Text:
+        style = self.get_component_rich_style
+        title = safe.text(item.title, style("headline-list--unread" if not item.read else "headline-list--read"))
+        c = item.classification
+        if c is not None:
+            match_style = style("headline-list--match")
+            for m in c.matches:
+                if m.field == "title" and 0 <= m.start < m.end <= len(title.plain):
+                    title.stylize(match_style, m.start, m.end)
+        return title
+
+    def _tags(self, item: Item) -> Text:
+        c = item.classification
+        tags = c.tags if c is not None else ()
+        return Text(" ".join(safe.clean(t) for t in tags), style=self.get_component_rich_style("headline-list--tag"))
+
+    def _source(self, item: Item) -> str:
+        source = safe.clean(item.feed)
+        extra = len(set(item.sources) - {item.feed})
+        return f"{source} +{extra}" if extra else source
+
+    def _row(self, item: Item, sub: int, width: int) -> Text:
+        meta = self.get_component_rich_style("headline-list--meta")
+        if self._row_height == 1:
+            left = self._marker(item)
+            left.append(self._when(item).ljust(6), meta)
+            source_width = 20
+            tags_width = 26 if width >= 120 else 0
+            room = max(10, width - left.cell_len - source_width - tags_width - 2)
+            title = self._title(item)
+            title.truncate(room, overflow="ellipsis", pad=True)
+            source = Text(self._source(item), style=meta)
+            source.truncate(source_width - 1, overflow="ellipsis")
+            source.pad_right(source_width - source.cell_len)
+            row = Text.assemble(left, title, "  ", source)
+            if tags_width:
+                tags = self._tags(item)
+                tags.truncate(tags_width, overflow="ellipsis")
+                row.append_text(tags)
+            return row
+        if sub == 0:
+            return Text.assemble(self._marker(item), self._title(item))
+        line = Text("     ", style=meta)
+        line.append(self._when(item), meta)
+        line.append(" · ", meta)
+        line.append(self._source(item), meta)
+        tags = self._tags(item)
+        if tags.plain:
+            line.append("  ")
+            line.append_text(tags)
+        return line

@@ -1,0 +1,292 @@
+"""The price pane: a large BTC-USD price, its 24 h change, a sparkline of the stored 24 h,
+how many sources agree, which are live (stream) or polled (REST), and warnings.
+
+It only renders what the price engine says (AggregatePrice, PriceUpdate, PriceHistory,
+PriceStreamStatus); the one thing it computes is the age of the newest tick, once a
+second, so "stale 45 s" keeps counting when no events arrive at all."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Digits, Sparkline, Static
+
+from feeds.model import AggregatePrice, PriceHistory, PriceStreamStatus, PriceTick, PriceUpdate
+from tui import safe
+
+HISTORY = timedelta(hours=24)
+
+
+def money(value: Decimal | None, places: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{places}f}"
+
+
+def age_text(seconds: float, compact: bool = False) -> str:
+    if compact:
+        return f"{seconds:.0f}s" if seconds < 90 else f"{seconds / 60:.0f}m" if seconds < 5400 else f"{seconds / 3600:.0f}h"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class PricePane(Vertical, can_focus=True):
+    """Shows the aggregate price; `show`, `source_update`, `history`, `stream` feed it."""
+
+    ALLOW_MAXIMIZE = True
+
+    DEFAULT_CSS = """
+    PricePane {
+        height: auto;
+        #price-digits { width: auto; color: $text; }
+        #price-digits.-up { color: $text-success; }
+        #price-digits.-down { color: $text-error; }
+        #price-small { display: none; text-style: bold; }
+        #price-small.-up { color: $text-success; }
+        #price-small.-down { color: $text-error; }
+        &.-compact #price-digits { display: none; }
+        &.-compact #price-small { display: block; }
+        #price-spark { height: 3; margin: 1 0 0 0; }
+        #price-spark > .sparkline--max-color { color: $success; }
+        #price-spark > .sparkline--min-color { color: $error; }
+    }
+    """
+
+    COMPONENT_CLASSES = {"price--up", "price--down", "price--muted", "price--warn", "price--bad",
+                         "price--ok", "price--label"}
+
+    def __init__(self, *, symbol: str = "BTC-USD", stale_after: float = 30.0, dead_after: float = 120.0,
+                 divergence: float = 1.0, clock: Callable[[], datetime] | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.symbol = symbol
+        self.stale_after = stale_after
+        self.dead_after = dead_after
+        self.divergence = divergence
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.aggregate: AggregatePrice | None = None
+        self.previous: Decimal | None = None
+        self.direction = 0
+        self.points: deque[tuple[datetime, float]] = deque()
+        self.ticks: dict[str, PriceTick] = {}
+        self.errors: dict[str, str] = {}
+        self.streams: dict[str, bool] = {}
+        self.repaints = 0
+
+    def compose(self) -> ComposeResult:
+        yield Digits("—", id="price-digits")
+        yield Static(Text("—"), id="price-small")
+        yield Static(Text(""), id="price-change")
+        yield Sparkline([], id="price-spark")
+        yield Static(Text(""), id="price-range")
+        yield Static(Text(""), id="price-sources")
+        yield Static(Text(""), id="price-warn")
+
+    def on_mount(self) -> None:
+        self.border_title = self.symbol
+        self.set_interval(1, self._tick_clock)
+        self._render_all()
+
+    def on_resize(self) -> None:
+        # Digits need 3 columns a character: fall back to one line when the pane is thin.
+        text = money(self.aggregate.price if self.aggregate else None)
+        self.set_class(self.content_region.width < len(text) * 3 + 1, "-compact")
+
+    # ------------------------------------------------------------ data (down)
+
+    def show(self, aggregate: AggregatePrice) -> None:
+        price = aggregate.price
+        if price is not None and self.aggregate is not None and self.aggregate.price is not None:
+            if price > self.aggregate.price:
+                self.direction = 1
+            elif price < self.aggregate.price:
+                self.direction = -1
+            self.previous = self.aggregate.price
+        self.aggregate = aggregate
+        for tick in aggregate.ticks:
+            self.ticks[tick.source] = tick
+        if price is not None:
+            self._add_point(aggregate.newest or aggregate.at, float(price))
+        self._render_all()
+
+    def source_update(self, update: PriceUpdate) -> None:
+        if update.tick is not None:
+            self.ticks[update.source] = update.tick
+            self.errors.pop(update.source, None)
+        elif update.error:
+            self.errors[update.source] = update.error
+        self._render_sources()
+
+    def history(self, history: PriceHistory) -> None:
+        points = sorted((t.received, float(t.price)) for t in history.ticks if t.symbol == self.symbol)
+        merged = sorted(set(points) | set(self.points))
+        self.points = deque(merged)
+        self._trim()
+        self._render_chart()
+
+    def stream(self, status: PriceStreamStatus) -> None:
+        self.streams[status.source] = status.connected
+        if not status.connected and status.error:
+            self.errors[status.source] = f"stream: {status.error}"
+        self._render_sources()
+
+    # ------------------------------------------------------------ rendering
+
+    def _add_point(self, at: datetime, price: float) -> None:
+        if self.points and at <= self.points[-1][0]:
+            return
+        self.points.append((at, price))
+        self._trim()
+
+    def _trim(self) -> None:
+        cutoff = self.clock() - HISTORY
+        while self.points and self.points[0][0] < cutoff:
+            self.points.popleft()
+
+    def _style(self, name: str):
+        return self.get_component_rich_style(f"price--{name}")
+
+    def _render_all(self) -> None:
+        if not self.is_mounted:
+            return
+        self.repaints += 1
+        agg = self.aggregate
+        price = agg.price if agg else None
+        text = money(price)
+        digits = self.query_one("#price-digits", Digits)
+        small = self.query_one("#price-small", Static)
+        digits.update(text if price is not None else "-")
+        small.update(Text(f"{self.symbol} {text}"))
+        for widget in (digits, small):
+            widget.set_class(self.direction > 0, "-up")
+            widget.set_class(self.direction < 0, "-down")
+        self.on_resize()
+        self._render_change()
+        self._render_chart()
+        self._render_sources()
+        self._render_warnings()
+
+    def _change_24h(self) -> Decimal | None:
+        agg = self.aggregate
+        if agg is None or agg.price is None:
+            return None
+        if agg.change_24h is not None:
+            return agg.change_24h
+        if self.points and self.clock() - self.points[0][0] >= HISTORY - timedelta(hours=1):
+            first = Decimal(repr(self.points[0][1]))
+            return (agg.price / first - 1) * 100 if first else None
+        return None
+
+    def _render_change(self) -> None:
+        line = Text()
+        change = self._change_24h()
+        if change is None:
+            line.append("24h change —", self._style("muted"))
+        else:
+            style = self._style("up" if change > 0 else "down" if change < 0 else "muted")
+            arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+            line.append(f"{arrow} {change:+.2f}%", style)
+            line.append(" 24h", self._style("muted"))
+        if self.previous is not None and self.aggregate and self.aggregate.price is not None:
+            delta = self.aggregate.price - self.previous
+            line.append("   tick ", self._style("muted"))
+            line.append(f"{delta:+,.2f}", self._style("up" if delta > 0 else "down" if delta < 0 else "muted"))
+        self.query_one("#price-change", Static).update(line)
+
+    def _render_chart(self) -> None:
+        if not self.is_mounted:
+            return
+        values = [p for _, p in self.points]
+        self.query_one("#price-spark", Sparkline).data = values
+        line = Text()
+        if values:
+            span = self.points[-1][0] - self.points[0][0]
+            hours = span.total_seconds() / 3600
+            line.append(f"{hours:.0f}h " if hours >= 1 else f"{span.total_seconds() / 60:.0f}m ", self._style("muted"))
+            line.append("lo ", self._style("muted"))
+            line.append(money(Decimal(repr(min(values))), 0), self._style("down"))
+            line.append("  hi ", self._style("muted"))
+            line.append(money(Decimal(repr(max(values))), 0), self._style("up"))
+        else:
+            line.append("no price history yet", self._style("muted"))
+        self.query_one("#price-range", Static).update(line)
+
+    def _render_sources(self) -> None:
+        if not self.is_mounted:
+            return
+        agg = self.aggregate
+        used = set(agg.used) if agg else set()
+        divergent = set(agg.divergent) if agg else set()
+        now = self.clock()
+        out = Text()
+        names = sorted(set(self.ticks) | set(self.errors) | set(self.streams))
+        if agg is not None and agg.price is not None:
+            agree = len(used - divergent)
+            total = len(names) or len(used)
+            out.append(f"{agree}/{total} sources agree", self._style("ok" if agree == total else "warn"))
+            out.append("\n")
+        for name in names:
+            tick = self.ticks.get(name)
+            label = safe.clean(name)[:9].ljust(9)
+            out.append(label, self._style("label"))
+            if tick is not None:
+                style = self._style("warn") if name in divergent else Text().style
+                out.append(f" {money(tick.price):>10}", style)
+                live = self.streams.get(name, False)
+                out.append(" stream" if live else " REST  ", self._style("ok" if live else "muted"))
+                age = max(0.0, (now - tick.received).total_seconds())
+                out.append(f" {age_text(age, compact=True):>3}", self._style("muted" if age < self.stale_after else "warn"))
+            if name in self.errors and (tick is None or name not in used):
+                out.append(" ")
+                out.append_text(safe.text(self.errors[name][:60], self._style("bad")))
+            out.append("\n")
+        out.rstrip()
+        self.query_one("#price-sources", Static).update(out)
+
+    def _render_warnings(self) -> None:
+        if not self.is_mounted:
+            return
+        agg = self.aggregate
+        out = Text()
+        if agg is not None and agg.divergent and agg.price is not None:
+            for name in agg.divergent:
+                tick = self.ticks.get(name)
+                if tick is not None and agg.price:
+                    pct = (tick.price / agg.price - 1) * 100
+                    out.append(f"⚠ {safe.clean(name)} diverges {pct:+.2f}%\n", self._style("warn"))
+        age = self.staleness()
+        if age is not None and age >= self.stale_after:
+            out.append(f"stale {age_text(age)}", self._style("bad" if age >= self.dead_after else "warn"))
+        elif agg is None or agg.price is None:
+            out.append("waiting for prices…", self._style("muted"))
+        out.rstrip()
+        self.query_one("#price-warn", Static).update(out)
+        self.set_class(age is not None and age >= self.stale_after, "-stale")
+        self.border_subtitle = self._state_label(age)
+
+    def staleness(self) -> float | None:
+        """Seconds since the newest tick arrived, by the pane's clock."""
+        agg = self.aggregate
+        if agg is None or agg.newest is None:
+            return None
+        return max(0.0, (self.clock() - agg.newest).total_seconds())
+
+    def _state_label(self, age: float | None) -> str:
+        if age is None:
+            return "no data"
+        if age >= self.dead_after:
+            return "dead"
+        if age >= self.stale_after:
+            return "stale"
+        return "stream" if any(self.streams.values()) else "REST"
+
+    def _tick_clock(self) -> None:
+        self._render_sources()
+        self._render_warnings()
