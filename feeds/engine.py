@@ -151,7 +151,12 @@ class Engine:
             feed = self.config.feed(name)
         except KeyError:
             return
-        status = await self.poll_feed(feed)
+        try:
+            status = await self.poll_feed(feed)
+        except asyncio.CancelledError:
+            # stop() cancels the polls in flight: an ordinary end, not an error for
+            # APScheduler to log with a traceback.
+            return
         if not self._stopped and not status.state.gone and status.state.next_due is not None:
             self.scheduler.at(self._job_id(feed), status.state.next_due, self._scheduled_poll, name)
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from feeds.config import FetchConfig
+from feeds.encoding import BoundedDecoder, TooLarge
 
 
 class FetchError(Exception):
@@ -141,13 +142,17 @@ class Fetcher:
             if declared and declared.isdigit() and int(declared) > cap and not response.headers.get("content-encoding"):
                 raise FetchError(f"response larger than {cap} bytes (Content-Length {declared})")
             chunks: list[bytes] = []
-            size = 0
-            # aiter_bytes decompresses, so the cap also stops compression bombs.
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise FetchError(f"response larger than {cap} bytes")
-                chunks.append(chunk)
+            # Decode ourselves with the cap applied inside the decompressor: httpx's decoders
+            # would expand a compression bomb whole before any check (feeds/encoding.py).
+            decoder = BoundedDecoder(response.headers.get("content-encoding"), cap)
+            try:
+                async for raw in response.aiter_raw():
+                    chunks.append(decoder.decode(raw))
+                chunks.append(decoder.flush())
+            except TooLarge:
+                raise FetchError(f"response larger than {cap} bytes") from None
+            except ValueError as exc:
+                raise FetchError(str(exc)) from None
             return FetchResult(status, b"".join(chunks), str(response.url),
                                response.headers.get("content-type"),
                                response.headers.get("etag"), response.headers.get("last-modified"))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import logging
 import sys
 from typing import Sequence
 
 from feeds import __version__
+from feeds.logs import LEVELS as LOG_LEVELS, configure as configure_logging
 
 # (subcommand, module in tui.commands, one-line help)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -35,9 +35,18 @@ def _command_module(module: str):
     return importlib.import_module(name)
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH", help="user config file merged over the defaults")
-    parser.add_argument("--db", metavar="PATH", help="SQLite database file (default: XDG data dir)")
+def add_common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    """Options accepted before and after the subcommand. On a subcommand they default to
+    SUPPRESS: argparse copies a subparser's defaults over the main parser's values, which
+    would silently drop `policywatch --config X fetch`."""
+    default = argparse.SUPPRESS if sub else None
+    parser.add_argument("--config", metavar="PATH", default=default,
+                        help="user config file merged over the defaults")
+    parser.add_argument("--db", metavar="PATH", default=default,
+                        help="SQLite database file (default: XDG data dir)")
+    parser.add_argument("--log-level", default=argparse.SUPPRESS if sub else "WARNING", choices=LOG_LEVELS,
+                        help="log verbosity (default WARNING); the app logs to a rotating file in the "
+                             "XDG state dir, headless commands to stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,15 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(parser)
     parser.add_argument("--demo", action="store_true",
                         help="run offline on recorded feeds and prices served from loopback")
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command, module_name, help_text in COMMANDS:
         module = _command_module(module_name)
         if module is None:
             continue
         p = sub.add_parser(command, help=help_text, description=help_text)
-        add_common(p)
+        add_common(p, sub=True)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser
@@ -69,8 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "run", None) is not None:
             # Headless commands log to stderr; the app logs to a file (it owns the terminal).
-            logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
-                                format="policywatch: %(levelname)s %(name)s: %(message)s")
+            # Both go through feeds.logs' formatter, which escapes untrusted text.
+            configure_logging(args.log_level, stderr=True, file=False)
             return int(args.run(args) or 0)
         app_command = _command_module("app")
         if app_command is None:
