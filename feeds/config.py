@@ -64,8 +64,25 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class TagRule:
+    """One tag (reported on items) or cue (a helper signal used only in expressions)."""
+
+    name: str
+    terms: tuple[str, ...] = ()
+    case_sensitive: tuple[str, ...] = ()  # terms matched with their exact case (SEC, IRA)
+    exclude: tuple[str, ...] = ()  # phrases that hide the words they cover ("limit order")
+    unless: tuple[tuple[str, tuple[str, ...]], ...] = ()  # term -> phrases that cancel it anywhere in the item
+    when: str = ""  # the tag also holds when this expression holds
+    veto: str = ""  # the tag never holds when this expression holds
+    title_only: bool = False  # terms count only in the title
+    cue: bool = False
+
+
+@dataclass(frozen=True)
 class ClassifierConfig:
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[TagRule, ...] = ()
+    flag: str = "false"
+    high: str = "false"
 
 
 # --- [prices]
@@ -332,7 +349,41 @@ def _store(t: Table) -> StoreConfig:
 
 
 def _classifier(t: Table) -> ClassifierConfig:
-    return ClassifierConfig(raw=t.raw())
+    """Read [classifier]; feeds.classify.check_rules then checks what the rules mean
+    (term syntax, expressions, unknown names, cycles) so a bad rule is named here."""
+    from feeds.classify import RuleProblem, check_rules  # classify imports this module
+
+    def strings(table: Table, name: str) -> tuple[str, ...]:
+        values = table.get(name, list, [])
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                raise table.error(f"{table.path(name)}[{i}]", f"must be a string, not {type(value).__name__}")
+        return tuple(values)
+
+    rules: list[TagRule] = []
+    for section, cue in (("tags", False), ("cues", True)):
+        group = t.table(section)
+        for name in group.data:
+            r = group.table(name)
+            unless_table = r.table("unless")
+            unless = tuple((term, strings(unless_table, term)) for term in unless_table.data)
+            unless_table.done()
+            rules.append(TagRule(
+                name=name, cue=cue,
+                terms=strings(r, "terms"), case_sensitive=strings(r, "case_sensitive"),
+                exclude=strings(r, "exclude"), unless=unless,
+                when=r.get("when", str, ""), veto=r.get("veto", str, ""),
+                title_only=r.get("title_only", bool, False),
+            ))
+            r.done()
+        group.done()
+    cfg = ClassifierConfig(tags=tuple(rules), flag=t.get("flag", str, "false"), high=t.get("high", str, "false"))
+    t.done()
+    try:
+        check_rules(cfg)
+    except RuleProblem as exc:
+        raise t.error(f"{t.key}.{exc.key}", exc.problem) from None
+    return cfg
 
 
 PRICE_SOURCE_KINDS = ("coinbase", "kraken", "binance", "coingecko", "bitstamp")

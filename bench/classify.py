@@ -1,0 +1,142 @@
+"""Classifier speed: items/s in-process on 100k generated headlines, and the
+`policywatch classify` CLI's wall time as a ratio to a baseline that only JSON-decodes
+and re-encodes the same lines (both measured in this run).
+
+    /work/venv/bin/python bench/classify.py [--n 100000] [--seed 7]
+
+Headlines are generated from templates with random names and numbers so that nearly all
+are distinct: the per-item result cache does not help the cold figure. The warm figure
+re-classifies the same items, as happens when a feed is polled again."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from feeds.classify import Classifier  # noqa: E402
+from feeds.config import load_config  # noqa: E402
+
+ACTORS = ["SEC", "Labor Department", "Treasury", "IRS", "CFTC", "House panel", "Senate", "Texas lawmakers",
+          "The White House", "FDIC", "Ohio governor", "A federal judge", "UK regulator", "ASIC", "GAO"]
+ACTIONS = ["approves", "proposes", "delays", "rejects", "finalizes rule on", "issues guidance on",
+           "weighs limits on", "bars", "opens inquiry into", "signs bill on", "warns on"]
+SUBJECTS = ["bitcoin ETFs", "crypto in 401(k) plans", "private equity in retirement accounts",
+            "stablecoin reserves", "digital-asset custody", "IRA contribution limits", "pension fund bitcoin buys",
+            "tokenized Treasuries", "gold IRAs", "target-date funds with private credit", "ether staking",
+            "state pension crypto allocations", "defined-contribution plan menus"]
+COINS = ["Bitcoin", "Ether", "Solana", "XRP", "Dogecoin", "BTC", "Crypto stocks"]
+MOVES = ["jumps", "slips", "surges", "tumbles", "climbs", "drops", "rallies"]
+COMPANIES = ["Fidelity", "Vanguard", "BlackRock", "Coinbase", "Schwab", "Empower", "KKR", "Apollo", "Robinhood"]
+LAUNCHES = ["launches a bitcoin fund", "adds private credit to target-date funds", "cuts fees on index funds",
+            "reports record quarterly revenue", "expands crypto trading", "hires a new CEO"]
+OTHER = ["Storm knocks out power to {n} homes", "Local team wins title in overtime by {n} points",
+         "City council delays vote on bike lanes", "Chip maker unveils {n}-core processor",
+         "Airline adds {n} routes for the summer", "Museum opens exhibit of {n} rare maps",
+         "Grocery orders climb {n}% during holiday week", "Researchers map {n} new species in reef"]
+
+
+def generate(n: int, seed: int) -> list[dict[str, str]]:
+    """News-like items: a third policy stories, a third market news, the rest company and
+    unrelated news. Every title carries a number, so nearly all are distinct."""
+    rnd = random.Random(seed)
+    items = []
+    for i in range(n):
+        kind = rnd.random()
+        num = rnd.randint(2, 99_999)
+        if kind < 0.35:
+            title = f"{rnd.choice(ACTORS)} {rnd.choice(ACTIONS)} {rnd.choice(SUBJECTS)} for {num} plans"
+            summary = (f"The agency said the {rnd.choice(['rule', 'bill', 'order', 'proposal'])} would take effect in "
+                       f"{num % 365} days, affecting about {num * 10} workers.")
+        elif kind < 0.65:
+            title = f"{rnd.choice(COINS)} {rnd.choice(MOVES)} {num % 30 + 1}% as traders eye ${num:,}"
+            summary = f"Liquidations topped ${num} million on offshore exchanges, data from {rnd.choice(COMPANIES)} show."
+        elif kind < 0.8:
+            title = f"{rnd.choice(COMPANIES)} {rnd.choice(LAUNCHES)} for {num} clients"
+            summary = f"The firm said about {num * 3} advisers asked for the option this year."
+        else:
+            title = rnd.choice(OTHER).format(n=num)
+            summary = f"Officials said {num} people were affected on day {i % 365}."
+        items.append({"id": f"g{i}", "title": title, "summary": summary, "link": f"https://example.com/{i}",
+                      "published": None, "feed": "bench"})
+    return items
+
+
+def rate(classifier: Classifier, pairs: list[tuple[str, str]]) -> float:
+    start = time.perf_counter()
+    for title, summary in pairs:
+        classifier.classify(title, summary)
+    return len(pairs) / (time.perf_counter() - start)
+
+
+def best_wall(cmd: list[str], path: Path, runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        with open(path, "rb") as stdin:
+            start = time.perf_counter()
+            subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, check=True, cwd=REPO)
+            times.append(time.perf_counter() - start)
+    return min(times)
+
+
+BASELINE = """import json, sys
+enc = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+out = sys.stdout
+for line in sys.stdin.buffer:
+    out.write(enc(json.loads(line)) + "\\n")
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    cfg = load_config(use_user_file=False).classifier
+    items = generate(args.n, args.seed)
+    start = time.perf_counter()
+    classifier = Classifier.from_config(cfg)
+    compile_ms = (time.perf_counter() - start) * 1000
+    flagged = sum(classifier.classify(it["title"], it["summary"]).flag for it in items)
+    print(f"{args.n} generated items: {len({it['title'] for it in items})} distinct titles, "
+          f"{len({(it['title'], it['summary']) for it in items})} distinct items, {flagged} flagged; "
+          f"compiling the rules took {compile_ms:.0f} ms")
+
+    headlines = [(it["title"], "") for it in items]
+    pairs = [(it["title"], it["summary"]) for it in items]
+    # best of 3 runs, each on a fresh classifier (its caches empty)
+    cold_titles = max(rate(Classifier.from_config(cfg), headlines) for _ in range(3))
+    cold_items = max(rate(Classifier.from_config(cfg), pairs) for _ in range(3))
+    warm = Classifier.from_config(cfg)
+    repoll = pairs[:5000]
+    rate(warm, repoll)
+    warm_items = max(rate(warm, repoll) for _ in range(3))
+    print(f"in-process, headlines (title only), cold:       {cold_titles:>10,.0f} items/s   (target >= 300,000)")
+    print(f"in-process, title + summary, cold:              {cold_items:>10,.0f} items/s")
+    print(f"in-process, title + summary, re-poll of 5,000:  {warm_items:>10,.0f} items/s   (result cache)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "items.jsonl"
+        data.write_text("".join(json.dumps(it) + "\n" for it in items), encoding="utf-8")
+        baseline_py = Path(tmp) / "baseline.py"
+        baseline_py.write_text(BASELINE)
+        env_python = sys.executable
+        base = best_wall([env_python, str(baseline_py)], data)
+        cli = best_wall([env_python, "-m", "tui", "classify"], data)
+    print(f"CLI wall time: baseline (decode + encode) {base:.2f} s, `policywatch classify` {cli:.2f} s "
+          f"-> ratio {cli / base:.2f}x   (target <= 2x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

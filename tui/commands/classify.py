@@ -1,0 +1,101 @@
+"""`policywatch classify`: JSONL items on stdin, the same items with flag, priority, tags
+and matches added on stdout. A malformed line gets one line on stderr naming it and is
+skipped; the exit status is then 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, BinaryIO, TextIO
+
+from feeds.classify import Classifier
+from feeds.config import ConfigError
+from tui.commands.common import config_from, fail
+
+BATCH = 512  # output lines written at once
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spans", action="store_true",
+                        help="also add `match_spans` (term, tag, field, start, end) and `score`")
+
+
+def classifier_from(args: argparse.Namespace) -> Classifier:
+    try:
+        return Classifier.from_config(config_from(args).classifier)
+    except ConfigError as exc:
+        fail(f"config error: {exc}")
+
+
+def item_problem(obj: Any) -> str | None:
+    """Why a decoded line is not an item we can classify, or None."""
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {type(obj).__name__}"
+    if not isinstance(obj.get("title"), str):
+        return 'needs a "title" string'
+    if obj.get("summary") is not None and not isinstance(obj["summary"], str):
+        return '"summary" must be a string or null'
+    return None
+
+
+def read_items(stream: BinaryIO, errors: TextIO, what: str):
+    """Yield (line number, raw line, object) for each good line; report bad ones on
+    `errors`. Returns (through StopIteration.value) the number of bad lines."""
+    bad = 0
+    for number, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except UnicodeDecodeError:
+            problem = "not UTF-8 text"
+        except ValueError as exc:
+            problem = f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})"
+        else:
+            problem = item_problem(obj)
+            if problem is None:
+                yield number, raw, obj
+                continue
+        bad += 1
+        errors.write(f"policywatch: {what}: line {number}: {problem}; skipped\n")
+    return bad
+
+
+def run(args: argparse.Namespace) -> int:
+    classifier = classifier_from(args)
+    encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+    classify = classifier.classify
+    out = sys.stdout
+    spans = args.spans
+    pending: list[str] = []
+    reader = read_items(sys.stdin.buffer, sys.stderr, "classify")
+    bad = 0
+    added_keys = {"flag", "priority", "tags", "matches"} | ({"match_spans", "score"} if spans else set())
+    while True:
+        try:
+            _, raw, obj = next(reader)
+        except StopIteration as done:
+            bad = done.value or 0
+            break
+        result = classify(obj["title"], obj.get("summary") or "")
+        added = result.to_json()
+        if spans:
+            added["match_spans"] = [{"term": m.term, "tag": m.tag, "field": m.field, "start": m.start, "end": m.end}
+                                    for m in result.matches]
+            added["score"] = result.score
+        if raw.isascii() and added_keys.isdisjoint(obj):
+            # The input line is kept as it is and the new fields are appended: no need to
+            # re-encode what we did not change (ASCII only, so nothing can reach the
+            # terminal unescaped; JSON itself forbids raw control characters).
+            pending.append(raw.rstrip().decode()[:-1] + ", " + encode(added)[1:])
+        else:
+            obj.update(added)
+            pending.append(encode(obj))
+        if len(pending) >= BATCH:
+            out.write("\n".join(pending) + "\n")
+            pending.clear()
+    if pending:
+        out.write("\n".join(pending) + "\n")
+    out.flush()
+    return 1 if bad else 0
