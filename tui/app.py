@@ -404,7 +404,7 @@ class PolicyWatchApp(App[int]):
         if self.screen is not self.screen_stack[0]:
             return
         self._set_active(name)
-        self.query_one(f"#{name}").focus()
+        self.screen.set_focus(self.query_one(f"#{name}"))  # now, not after queued events
 
     def _set_active(self, name: str) -> None:
         self.active_pane = name

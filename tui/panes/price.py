@@ -234,8 +234,8 @@ class PricePane(Vertical, can_focus=True):
             out.append("\n")
         for name in names:
             tick = self.ticks.get(name)
-            label = safe.clean(name)[:9].ljust(9)
-            out.append(label, self._style("label"))
+            label = safe.clean(name)[:9]
+            out.append(label.ljust(9) if tick is not None else label, self._style("label"))
             if tick is not None:
                 style = self._style("warn") if name in divergent else Text().style
                 out.append(f" {money(tick.price):>10}", style)
@@ -244,8 +244,8 @@ class PricePane(Vertical, can_focus=True):
                 age = max(0.0, (now - tick.received).total_seconds())
                 out.append(f" {age_text(age, compact=True):>3}", self._style("muted" if age < self.stale_after else "warn"))
             if name in self.errors and (tick is None or name not in used):
-                out.append(" ")
-                out.append_text(safe.text(self.errors[name][:60], self._style("bad")))
+                out.append("\n  ")
+                out.append_text(safe.text(self.errors[name][:80], self._style("bad")))
             out.append("\n")
         out.rstrip()
         self.query_one("#price-sources", Static).update(out)

@@ -274,7 +274,7 @@ class ScenarioPane(Widget, can_focus=True):
             self._manual_before_edit = self.manual_price
             self.buffer = ""
         if len(self.buffer) < 24:
-            self.buffer += char
+            self.buffer += char.upper()  # the unit suffixes are K M B T
         self._apply_buffer()
 
     def _apply_buffer(self) -> None:

@@ -106,6 +106,11 @@ class HealthScreen(Screen[None]):
     def action_dismiss_screen(self) -> None:
         self.dismiss(None)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row (the table takes enter itself, so this is where it lands)."""
+        event.stop()
+        self.action_refresh_feed()
+
     def action_refresh_feed(self) -> None:
         table = self.query_one(DataTable)
         if table.row_count:

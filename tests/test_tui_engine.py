@@ -1,0 +1,169 @@
+"""The monitor on the real engine: real SQLite files, real feeds and price APIs served from
+a loopback HTTP server, the engine running on Textual's own loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from feeds.config import PriceSourceConfig
+from feeds.parse import make_item
+from feeds.store import Store
+from tests.loopback import Route
+from tests.tuikit import DATA, offline_config, screen_text
+from tui.app import PolicyWatchApp
+from tui.commands.app import engine_factory
+from tui.panes.headlines import PAGE, HeadlineList
+from tui.panes.price import PricePane
+from tui.screens.detail import DetailScreen
+from tui.screens.health import HealthScreen
+from tui.screens.search import SearchScreen
+
+RSS = "application/rss+xml; charset=utf-8"
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Let the app run until `condition()` holds (the network is real, so it takes a moment)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time; the screen:\n" + screen_text(pilot.app))
+        await pilot.pause(0.05)
+
+
+def prefill(db, count: int, feed: str = "Stored feed") -> None:
+    """`count` stored headlines, as an earlier run of the engine would have left them."""
+    base = datetime(2025, 8, 1, tzinfo=timezone.utc)
+    items = [make_item(feed, title=f"Stored headline number {n:05d} about markets", summary="old news",
+                       link=f"https://example.com/stored/{n}", guid=None, published=base + timedelta(minutes=n))
+             for n in range(count)]
+    with Store(db) as store:
+        store.ingest(feed, items, now=base + timedelta(days=2))
+
+
+def app_for(config, db) -> PolicyWatchApp:
+    return PolicyWatchApp(config, db, engine_factory=engine_factory(config, db))
+
+
+async def test_startup_shows_the_stored_headlines_before_the_network_answers(server, write_config, tmp_path):
+    db = tmp_path / "pw.db"
+    prefill(db, 5)
+    server.add("/slow.rss", Route.file(DATA / "tui" / "policy.rss", content_type=RSS, delay=3.0))
+    config = offline_config(write_config, feeds=[("Slow desk", server.url("/slow.rss"))])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: len(headlines.items) == 5, timeout=2.0)
+        assert headlines.items[0].title == "Stored headline number 00004 about markets"
+        assert server.requests_to("/slow.rss") == [] or len(headlines.items) == 5  # the poll is still out
+        await until(pilot, lambda: len(headlines.items) == 8, timeout=10.0)
+        assert headlines.items[0].title.startswith("Executive Order: Democratizing Access")
+        assert "1/1 feeds ok" in screen_text(app).splitlines()[0]
+
+
+async def test_a_thousand_stored_items_are_paged_not_loaded(write_config, tmp_path):
+    db = tmp_path / "pw.db"
+    prefill(db, 1000)
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: len(headlines.items) > 0)
+        await pilot.pause()
+        assert len(headlines.items) == PAGE
+        assert "all · 200+" in headlines.border_title
+        for _ in range(3):
+            await pilot.press("pagedown")
+        assert len(headlines.items) == PAGE  # scrolling a little loads nothing more
+        await pilot.press("G")
+        assert len(headlines.items) == 1000 and headlines.cursor == 999
+        assert headlines.current.title == "Stored headline number 00000 about markets"
+        assert "all · 1000" in headlines.border_title
+        titles = [i.title for i in headlines.items]
+        assert len(set(titles)) == 1000 and titles == sorted(titles, reverse=True)
+
+
+async def test_detail_lists_every_source_and_read_state_persists(server, write_config, tmp_path):
+    db = tmp_path / "pw.db"
+    server.add("/policy.rss", Route.file(DATA / "tui" / "policy.rss", content_type=RSS))
+    server.add("/wire.rss", Route.file(DATA / "tui" / "wire.rss", content_type=RSS))
+    config = offline_config(write_config, feeds=[("Policy desk", server.url("/policy.rss")),
+                                                 ("Wire", server.url("/wire.rss"))])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: len(headlines.items) == 4 and "2/2 feeds ok" in screen_text(app))
+        first = headlines.items[0]
+        assert first.title.startswith("Executive Order: Democratizing Access")
+        assert first.classification is not None and first.classification.priority == "high"
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        text = screen_text(app)
+        assert "Policy desk" in text and "Wire" in text  # both feeds carried the story
+        await pilot.press("escape")
+        await pilot.press("h")
+        assert [i.title for i in headlines.items] == [first.title]
+        await pilot.press("q")
+    with Store(db) as store:
+        stored = {i.title: i.read for i in store.recent(10)}
+    assert stored[first.title] is True
+    assert sum(stored.values()) == 1
+
+
+async def test_r_polls_every_feed_now_and_search_uses_the_store(server, write_config, tmp_path):
+    db = tmp_path / "pw.db"
+    server.add("/policy.rss", Route.file(DATA / "tui" / "policy.rss", content_type=RSS))
+    config = offline_config(write_config, feeds=[("Policy desk", server.url("/policy.rss"))])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: len(headlines.items) == 3)
+        before = len(server.requests_to("/policy.rss"))
+        await pilot.press("r")
+        await until(pilot, lambda: len(server.requests_to("/policy.rss")) > before)
+        await pilot.press("slash")
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press(*"tokenization", "enter")
+        results = app.screen.query_one(HeadlineList)
+        assert [i.title for i in results.items] == ["SEC roundtable on tokenization of securities set for September"]
+
+
+async def test_health_screen_reads_the_engine_and_polls_one_feed(server, write_config, tmp_path):
+    db = tmp_path / "pw.db"
+    server.add("/policy.rss", Route.file(DATA / "tui" / "policy.rss", content_type=RSS))
+    server.add("/down.rss", Route(status=503, body=b"down", content_type="text/plain"))
+    config = offline_config(write_config, feeds=[("Policy desk", server.url("/policy.rss")),
+                                                 ("Down desk", server.url("/down.rss"))])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: "1/2 feeds ok, 1 failing" in screen_text(app).splitlines()[0], timeout=5)
+        await pilot.press("s")
+        assert isinstance(app.screen, HealthScreen)
+        text = screen_text(app)
+        assert "Policy desk" in text and "Down desk" in text and "503" in text
+        before = len(server.requests_to("/down.rss"))
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: len(server.requests_to("/down.rss")) > before)
+
+
+async def test_prices_flow_from_a_loopback_exchange_to_the_panes(server, write_config, tmp_path):
+    db = tmp_path / "pw.db"
+    server.add("/v2/prices/BTC-USD/spot", Route(
+        body=json.dumps({"data": {"amount": "116300.00", "base": "BTC", "currency": "USD"}}).encode(),
+        content_type="application/json"))
+    config = offline_config(write_config, feeds=[])
+    config = replace(config, prices=replace(
+        config.prices, sources=(PriceSourceConfig(kind="coinbase", url=server.base),), interval=1.0))
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(PricePane)
+        await until(pilot, lambda: pane.aggregate is not None and pane.aggregate.price is not None)
+        assert str(pane.aggregate.price) == "116300.00"
+        assert "BTC 748,065" in app.query_one("#scenario").render().plain
+        await pilot.press("q")
+    with Store(db) as store:
+        assert store.latest_tick("BTC-USD").price == pane.aggregate.price  # the ticks were stored

@@ -1,0 +1,274 @@
+"""The price and scenario panes, driven by the price engine's events and by keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from textual.widgets import Digits, Sparkline
+
+from feeds.model import NewItems, PriceHistory, PriceStreamStatus, PriceUpdate
+from tests.tuikit import NOW, aggregate, clock, offline_config, sample_items, screen_text, tick
+from tui.app import PolicyWatchApp
+from tui.panes.price import PricePane
+from tui.panes.scenario import FIELD_KEYS, ScenarioPane
+
+
+@pytest.fixture
+def config(write_config):
+    return offline_config(write_config)
+
+
+async def scenario_app(config, pilot_size=(140, 40)):
+    app = PolicyWatchApp(config, clock=clock)
+    return app
+
+
+def pane_text(widget) -> str:
+    return widget.render().plain
+
+
+# ---------------------------------------------------------------- scenario
+
+
+async def test_scenario_reproduces_the_design_figures_and_follows_the_price(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(ScenarioPane)
+        assert "waiting for a BTC price" in pane_text(pane)
+        app.sink(aggregate("116300"))
+        await pilot.pause()
+        text = pane_text(pane)
+        assert "Inflow $87.00B" in text and "1% of $8.70T" in text
+        assert "BTC 748,065" in text  # 1% of $8.7T at ~$116,300: about 748,000 BTC
+        assert pane.result.asset("BTC").coins.quantize(Decimal(1)) == Decimal("748065")
+        app.sink(aggregate("100000"))
+        await pilot.pause()
+        assert "BTC 870,000" in pane_text(pane)  # recomputed on the tick
+        assert "$100,000.00 live" in pane_text(pane)
+
+
+async def test_plus_minus_and_shift_move_the_allocation(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300"))
+        await pilot.pause()
+        app.switch_pane("scenario")
+        pane = app.query_one(ScenarioPane)
+        await pilot.press("plus")
+        assert pane.values["allocation"] == Decimal("1.1")
+        assert "Inflow $95.70B" in pane_text(pane)
+        await pilot.press("equals_sign", "minus", "minus")
+        assert pane.values["allocation"] == Decimal("1.0")
+        await pilot.press("shift+up")
+        assert pane.values["allocation"] == Decimal("2.0")
+        assert "Inflow $174.00B" in pane_text(pane)
+        await pilot.press("shift+down", "shift+down", "shift+down")
+        assert pane.values["allocation"] == Decimal("0")  # never below zero
+        for _ in range(101):
+            await pilot.press("shift+up")
+        assert pane.values["allocation"] == Decimal("100")  # nor above 100%
+
+
+async def test_p_cycles_the_pool(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300"))
+        await pilot.pause()
+        app.switch_pane("scenario")
+        pane = app.query_one(ScenarioPane)
+        seen = []
+        for _ in range(4):
+            await pilot.press("p")
+            seen.append(pane.pool_name)
+        assert seen == ["dc", "ira", "all", "401k"]
+        await pilot.press("p")
+        assert "Inflow $122.00B" in pane_text(pane) and "$12.20T (dc)" in pane_text(pane)
+
+
+async def test_typing_sets_the_selected_field_on_every_key(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300"))
+        await pilot.pause()
+        app.switch_pane("scenario")
+        pane = app.query_one(ScenarioPane)
+        assert pane.field.key == "allocation"
+        await pilot.press("2")
+        assert pane.values["allocation"] == Decimal("2")
+        assert "Inflow $174.00B" in pane_text(pane)
+        await pilot.press("5")
+        assert pane.values["allocation"] == Decimal("25")
+        await pilot.press(".", "5")
+        assert pane.values["allocation"] == Decimal("25.5")
+        await pilot.press("backspace", "backspace")
+        assert pane.values["allocation"] == Decimal("25")
+        await pilot.press("escape")  # cancel: back to the value before typing
+        assert pane.values["allocation"] == Decimal("1")
+        await pilot.press("1", "5", "0")
+        assert "at most 100" in pane_text(pane)  # an impossible input is named, not applied
+        await pilot.press("enter")
+        await pilot.press("down")  # BTC share
+        await pilot.press("down")  # BTC price: typed prices override the live one
+        assert pane.field.key == "btc_price"
+        await pilot.press(*"100000", "enter")
+        assert "$100,000.00 typed" in pane_text(pane)
+        app.sink(aggregate("120000"))
+        await pilot.pause()
+        assert pane.values["btc_price"] == Decimal("100000")
+        await pilot.press("l")
+        assert pane.values["btc_price"] == Decimal("120000") and "live" in pane_text(pane)
+        await pilot.press("up", "up", "up")  # pool: amounts take k/m/b/t
+        await pilot.press("5", "t")
+        assert pane.values["pool"] == Decimal("5e12") and pane.pool_name is None
+
+
+async def test_eth_share_uses_a_typed_eth_price(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300"))
+        await pilot.pause()
+        app.switch_pane("scenario")
+        pane = app.query_one(ScenarioPane)
+        pane.selected = FIELD_KEYS.index("btc_share")
+        await pilot.press("8", "0", "enter")
+        assert "20% other" in pane_text(pane)  # no ETH price yet: the rest is unmodelled
+        pane.selected = FIELD_KEYS.index("eth_price")
+        await pilot.press(*"3850", "enter")
+        text = pane_text(pane)
+        assert "ETH 4,519,481" in text  # 20% of $87B at $3,850
+
+
+async def test_tab_walks_the_fields_then_leaves(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.switch_pane("price")
+        await pilot.press("tab")
+        pane = app.query_one(ScenarioPane)
+        assert app.focused is pane and pane.field.key == "pool"
+        visited = [pane.field.key]
+        for _ in range(len(FIELD_KEYS) - 1):
+            await pilot.press("tab")
+            visited.append(pane.field.key)
+        assert visited == list(FIELD_KEYS)
+        await pilot.press("tab")
+        assert app.focused.id == "headlines"
+        await pilot.press("shift+tab")
+        assert app.focused is pane and pane.field.key == FIELD_KEYS[-1]
+
+
+async def test_keys_recompute_without_visible_lag(config):
+    """Each keypress recomputes at once: the figure is right after the key, not later."""
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300"))
+        await pilot.pause()
+        app.switch_pane("scenario")
+        pane = app.query_one(ScenarioPane)
+        before = pane.computations
+        for _ in range(20):
+            await pilot.press("plus")
+        assert pane.computations - before == 20
+        assert pane.values["allocation"] == Decimal("3.0")
+        assert "Inflow $261.00B" in pane_text(pane)
+
+
+# ---------------------------------------------------------------- price
+
+
+async def test_price_shows_big_digits_change_sources_and_direction(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(PricePane)
+        app.sink(aggregate("116300.00"))
+        await pilot.pause()
+        digits = pane.query_one("#price-digits", Digits)
+        assert digits.value == "116,300.00"
+        text = screen_text(app)
+        assert "▲ +1.24% 24h" in text and "3/3 sources agree" in text
+        assert "BTC 116,300.00" in text.splitlines()[0]  # the ticker in the header
+        app.sink(aggregate("116350.50"))
+        await pilot.pause()
+        assert digits.has_class("-up") and not digits.has_class("-down")
+        assert "tick +50.50" in screen_text(app)
+        app.sink(aggregate("116200.00", change="-0.40"))
+        await pilot.pause()
+        assert digits.has_class("-down")
+        assert "▼ -0.40% 24h" in screen_text(app)
+
+
+async def test_sources_show_stream_or_rest_and_errors(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300", sources=(("coinbase", "116300"), ("kraken", "116301"))))
+        app.sink(PriceStreamStatus("coinbase", True))
+        app.sink(PriceUpdate(tick=None, source="binance", error="HTTP 451 [b]unavailable[/b]"))
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        coinbase = next(line for line in lines if "coinbase" in line)
+        kraken = next(line for line in lines if "kraken" in line)
+        assert "116,300.00 stream" in coinbase and "116,301.00 REST" in kraken
+        sources = app.query_one("#price-sources").render().plain
+        assert "binance\n  HTTP 451 [b]unavailable[/b]" in sources
+        assert "2/3 sources agree" in screen_text(app)
+
+
+async def test_divergence_and_staleness_warnings(config):
+    now = [NOW]
+    app = PolicyWatchApp(config, clock=lambda: now[0])
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(PricePane)
+        app.sink(aggregate("116300", divergent=("bitstamp",),
+                           sources=(("coinbase", "116300"), ("kraken", "116310"), ("bitstamp", "118000"))))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "⚠ bitstamp diverges +1.46%" in text and "2/3 sources agree" in text
+        assert "stale" not in text
+        now[0] = NOW + timedelta(seconds=43)  # newest tick 45 s old
+        pane._tick_clock()
+        await pilot.pause()
+        assert "stale 45 s" in screen_text(app)
+        assert pane.border_subtitle == "stale" and pane.has_class("-stale")
+        warn = pane.get_component_rich_style("price--warn")
+        assert warn.color is not None
+        now[0] = NOW + timedelta(seconds=200)
+        pane._tick_clock()
+        await pilot.pause()
+        assert "stale 3 min" in screen_text(app) and pane.border_subtitle == "dead"
+
+
+async def test_sparkline_shows_the_stored_24h(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        history = tuple(tick("coinbase", str(115000 + 10 * i), seconds_ago=300 * (288 - i)) for i in range(288))
+        app.sink(PriceHistory("BTC-USD", history))
+        app.sink(aggregate("117880"))
+        await pilot.pause()
+        spark = app.query_one("#price-spark", Sparkline)
+        assert len(spark.data) == 289 and spark.data[0] == 115000.0 and spark.data[-1] == 117880.0
+        assert "24h lo 115,000  hi 117,880" in screen_text(app)
+
+
+async def test_a_burst_of_ticks_is_one_repaint(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(PricePane)
+        await pilot.pause()
+        before = pane.repaints
+        for n in range(200):
+            app.sink(aggregate(str(116000 + n)))
+        await pilot.pause()
+        assert pane.aggregate.price == Decimal("116199")  # the last tick is what shows
+        assert pane.repaints - before < 20  # coalesced (can_replace), not 200 repaints
+
+
+async def test_headlines_still_move_while_prices_stream(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(NewItems(tuple(sample_items()), initial=True))
+        await pilot.pause()
+        for n in range(50):
+            app.sink(aggregate(str(116000 + n)))
+            await pilot.press("j")
+        assert app.query_one("#headlines").cursor == 29
