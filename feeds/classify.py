@@ -31,7 +31,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from feeds.config import ClassifierConfig, ConfigError, TagRule
 from feeds import tagexpr
@@ -300,8 +300,7 @@ class _Resolved:
 _NOTHING = _Resolved(0, (), (), ())
 
 
-@dataclass(frozen=True, slots=True)
-class _Hits:
+class _Hits(NamedTuple):
     hits: list[tuple[tuple[_Entry, ...], int, int]]  # entries, start, end (in the scan text)
     mask: int  # bit i: rule i matched; bit n + i: rule i matched in the title
     title_end: int
@@ -609,9 +608,16 @@ class Classifier:
             scan = cased.encode().lower().translate(_SCAN_TEXT_BYTES).decode()
         else:
             scan = _scan_text(_lower(cased))
-        found = self._spans(scan)
-        if not found:
-            return None
+        spaced = scan.isascii() or _UNSPACED.search(scan) is None
+        if spaced:
+            texts = self._ascii_rx.findall(scan)
+            if not texts:
+                return None
+        else:
+            texts = self._uni_rx.findall(scan)
+            if not texts:
+                return None
+            positions = [m.span() for m in self._uni_rx.finditer(scan)]
 
         resolved = self._resolved
         title_end = len(t_norm) + 1
@@ -621,7 +627,23 @@ class Classifier:
         keys: set[str] | None = None
         conditional = False  # some hit has an `unless`: checked once all phrases are known
         cased_scan: str | None = None
-        for text, start, end in found:
+        cursor = 0
+        length = len(scan)
+        find = scan.find
+        for i, text in enumerate(texts):
+            if spaced:
+                # findall gives no positions; recover them: each match is the first
+                # " " + text after the previous match that ends on a word boundary
+                start = find(text, cursor)
+                end = start + len(text)
+                while scan[start - 1] != " " or (end < length and (scan[end].isalnum() or scan[end] == "_")):
+                    start = find(text, start + 1)
+                    if start < 0:  # cannot happen (the regex found it); never loop on it
+                        return None
+                    end = start + len(text)
+                cursor = end
+            else:
+                start, end = positions[i]
             r = resolved.get(text)
             if r is None:
                 r = self._resolve(text)
@@ -701,19 +723,34 @@ class Classifier:
         found = self._collect(title, summary)
         if found is None:
             return self._empty
-        mask = found.mask
-
+        hits, mask, title_end, t_index, s_index = found
         decision = self._decisions.get(mask) or self._decide(mask)
         label = decision.label
         matches = []
         score = 0.0
-        title_end = found.title_end
-        for entries, start, end in found.hits:
+        summary_start = title_end + 2
+        cache = self._match_cache
+        for entries, start, end in hits:
             for entry in entries:
                 tag = label[entry.rule]
-                if tag is not None:
-                    matches.append(self._match(entry.term, tag, start, end, found))
-                    score += 1.0 if start < title_end else 0.5
+                if tag is None:
+                    continue
+                # inlined self._match(): this loop is the hot path
+                if start < title_end:
+                    score += 1.0
+                    key = (entry.term, tag, "title", start - 1, end - 1) if t_index is None else \
+                        (entry.term, tag, "title", t_index[start - 1], t_index[end - 1])
+                else:
+                    score += 0.5
+                    key = (entry.term, tag, "summary", start - summary_start, end - summary_start) \
+                        if s_index is None else \
+                        (entry.term, tag, "summary", s_index[start - summary_start], s_index[end - summary_start])
+                match = cache.get(key)
+                if match is None:
+                    if len(cache) > 200_000:
+                        cache.clear()
+                    match = cache[key] = Match(*key)
+                matches.append(match)
         if not decision.tags and not matches and not decision.flag:
             return EMPTY
         return Classification(tags=decision.tags, flag=decision.flag, priority=decision.priority,

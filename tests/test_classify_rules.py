@@ -126,8 +126,14 @@ def test_company_and_pension_fund_decisions_lawsuits_and_surveys_are_not_policy(
     ("Supreme Court declines to hear 401(k) fee case", "The justices left a lower court ruling in place.", "normal"),
     ("Court rules plan fiduciaries breached ERISA duties with gold fund",
      "The judge found the sponsor failed to monitor fees on the precious metals option.", "high"),
+    ("Investors file suit against SEC over crypto enforcement", "The complaint challenges the agency's authority.",
+     "none"),
+    ("SEC sues crypto exchange for operating unregistered platform",
+     "The agency alleges the firm commingled customer funds.", "normal"),
+    ("Binance agrees to $4.3 billion settlement with US authorities",
+     "The exchange pleaded guilty to money-laundering violations.", "normal"),
 )
-def test_court_rulings_are_policy(rules, title, summary, priority):
+def test_court_rulings_and_enforcement_are_policy_lawsuits_filed_are_not(rules, title, summary, priority):
     check(rules, title, summary, priority)
 
 
@@ -166,6 +172,8 @@ def test_policy_outside_the_us_and_in_other_languages(rules, title, summary, pri
      "The legislation would require the Thrift Savings Board to add the option.", "high"),
     ("Treasury releases guidance on IRA energy credits",
      "The rules implement Inflation Reduction Act incentives for heat pumps.", "none"),
+    ("IRS raises HSA catch-up contribution limits for 2026",
+     "Health savings account holders can set aside more next year.", "none"),
 )
 def test_paraphrases_without_the_literal_keywords(rules, title, summary, priority):
     check(rules, title, summary, priority)

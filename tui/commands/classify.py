@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, Iterator, TextIO
 
 from feeds.classify import Classifier
 from feeds.config import ConfigError
@@ -39,27 +39,36 @@ def item_problem(obj: Any) -> str | None:
     return None
 
 
-def read_items(stream: BinaryIO, errors: TextIO, what: str):
-    """Yield (line number, raw line, object) for each good line; report bad ones on
-    `errors`. Returns (through StopIteration.value) the number of bad lines."""
-    bad = 0
-    for number, raw in enumerate(stream, 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except UnicodeDecodeError:
-            problem = "not UTF-8 text"
-        except ValueError as exc:
-            problem = f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})"
-        else:
-            problem = item_problem(obj)
-            if problem is None:
-                yield number, raw, obj
+class ItemReader:
+    """Iterate (line number, raw line, object) over the good lines of a JSONL stream;
+    each bad line gets one line on `errors` naming it, and is counted in `bad`."""
+
+    def __init__(self, stream: BinaryIO, errors: TextIO, what: str) -> None:
+        self.stream = stream
+        self.errors = errors
+        self.what = what
+        self.bad = 0
+
+    def __iter__(self) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+        for number, raw in enumerate(self.stream, 1):
+            if not raw.strip():
                 continue
-        bad += 1
-        errors.write(f"policywatch: {what}: line {number}: {problem}; skipped\n")
-    return bad
+            try:
+                obj = json.loads(raw)
+            except UnicodeDecodeError:
+                problem = "not UTF-8 text"
+            except ValueError as exc:
+                problem = f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})"
+            else:
+                problem = item_problem(obj)
+                if problem is None:
+                    yield number, raw, obj
+                    continue
+            self.skip(number, problem)
+
+    def skip(self, number: int, problem: str) -> None:
+        self.bad += 1
+        self.errors.write(f"policywatch: {self.what}: line {number}: {problem}; skipped\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,15 +78,9 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     spans = args.spans
     pending: list[str] = []
-    reader = read_items(sys.stdin.buffer, sys.stderr, "classify")
-    bad = 0
+    reader = ItemReader(sys.stdin.buffer, sys.stderr, "classify")
     added_keys = {"flag", "priority", "tags", "matches"} | ({"match_spans", "score"} if spans else set())
-    while True:
-        try:
-            _, raw, obj = next(reader)
-        except StopIteration as done:
-            bad = done.value or 0
-            break
+    for _, raw, obj in reader:
         result = classify(obj["title"], obj.get("summary") or "")
         added = result.to_json()
         if spans:
@@ -98,4 +101,4 @@ def run(args: argparse.Namespace) -> int:
     if pending:
         out.write("\n".join(pending) + "\n")
     out.flush()
-    return 1 if bad else 0
+    return 1 if reader.bad else 0

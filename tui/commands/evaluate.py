@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
-from tui.commands.classify import classifier_from, read_items
+from feeds.classify import Classifier
+from tui.commands.classify import ItemReader, classifier_from
 from tui.commands.common import fail, print_json
 
 PRIORITIES = ("high", "normal", "none")
@@ -78,18 +79,12 @@ def label_problem(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def evaluate(classifier, stream, errors) -> Report:
+def evaluate(classifier: Classifier, stream: BinaryIO, errors: TextIO) -> Report:
     report = Report()
-    reader = read_items(stream, errors, "eval")
-    while True:
-        try:
-            number, _, obj = next(reader)
-        except StopIteration as done:
-            report.bad_lines += done.value or 0
-            break
+    reader = ItemReader(stream, errors, "eval")
+    for number, _, obj in reader:
         if (problem := label_problem(obj)) is not None:
-            errors.write(f"policywatch: eval: line {number}: {problem}; skipped\n")
-            report.bad_lines += 1
+            reader.skip(number, problem)
             continue
         result = classifier.classify(obj["title"], obj.get("summary") or "")
         report.items += 1
@@ -98,9 +93,11 @@ def evaluate(classifier, stream, errors) -> Report:
         if result.flag != obj["flag"] or result.priority != obj["priority"]:
             report.wrong.append({
                 "id": str(obj.get("id", f"line {number}")), "title": obj["title"],
-                "expected": obj["priority"], "got": result.priority,
-                "tags": list(result.tags), "matches": sorted({m.term for m in result.matches}),
+                "expected": obj["priority"], "got": result.priority, "tags": list(result.tags),
+                # every rule term that matched, cues included: what to look at to fix a rule
+                "hits": [f"{m.tag}:{m.term}" for m in classifier.explain(obj["title"], obj.get("summary") or "")],
             })
+    report.bad_lines = reader.bad
     return report
 
 
@@ -128,4 +125,5 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"\nwrong: {len(report.wrong)}\n")
         for w in report.wrong:
             out.write(f"  {_safe(w['id'])}: expected {w['expected']}, got {w['got']}  {_safe(w['title'])}\n")
+            out.write(f"      matched: {_safe(', '.join(w['hits'])) or '(nothing)'}\n")
     return 1 if report.bad_lines else 0
