@@ -91,7 +91,9 @@ class ClassifierConfig:
 @dataclass(frozen=True)
 class PriceSourceConfig:
     kind: str
-    url: str | None = None
+    url: str | None = None  # REST base URL (scheme, host, optional prefix); None = the exchange's
+    market: str | None = None  # the exchange's own name for the symbol, overriding the mapping
+    interval: float | None = None  # None = [prices].interval
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,16 @@ class PricesConfig:
     symbol: str = "BTC-USD"
     interval: float = 10.0
     sources: tuple[PriceSourceConfig, ...] = ()
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float = 10.0  # seconds for one REST request
+    max_age: float = 60.0  # a tick older than this stays out of the median
+    divergence: float = 1.0  # percent from the median that marks a source divergent
+    stale_after: float = 30.0  # newest tick older than this: the UI shows the price as stale
+    dead_after: float = 120.0  # ... and as dead after this
+    max_backoff: float = 600.0  # cap of a failing source's backoff, seconds
+    ui_rate: float = 10.0  # price updates handed to the UI per second, at most
+    stream: str = "coinbase"  # websocket stream: "coinbase", "kraken" or "none"
+    stream_url: str | None = None  # None = the exchange's public websocket URL
+    stream_timeout: float = 30.0  # seconds without a message that mean the stream is dead
 
 
 # --- [scenario]
@@ -387,21 +398,67 @@ def _classifier(t: Table) -> ClassifierConfig:
 
 
 PRICE_SOURCE_KINDS = ("coinbase", "kraken", "binance", "coingecko", "bitstamp")
+PRICE_STREAM_KINDS = ("coinbase", "kraken", "none")
+
+
+def ws_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        return "must be a ws or wss URL"
+    return None
 
 
 def _prices(t: Table) -> PricesConfig:
-    symbol = t.get("symbol", str, "BTC-USD")
-    interval = t.positive("interval", float, 10.0)
+    from feeds.markets import SymbolError, market_for, split_symbol
+
+    def symbol_problem(value: str) -> str | None:
+        try:
+            split_symbol(value)
+        except SymbolError:
+            return "must look like BTC-USD (BASE-QUOTE, upper case)"
+        return None
+
+    d = PricesConfig()
+    symbol = t.get("symbol", str, d.symbol, check=symbol_problem)
     sources = []
+    kinds: set[str] = set()
     for s in t.tables("sources"):
         kind = s.get("kind", str, check=lambda v: None if v in PRICE_SOURCE_KINDS
                      else f"must be one of {', '.join(PRICE_SOURCE_KINDS)}")
+        if kind in kinds:
+            raise s.error(s.path("kind"), f"duplicate price source {kind!r}")
+        kinds.add(kind)
         url = s.get("url", str, None, check=http_url)
+        market = s.get("market", str, None, check=lambda v: None if v.strip() and v.isprintable()
+                       and "&" not in v and "?" not in v and "#" not in v else "must be a plain market name")
+        if market is None:
+            try:
+                market_for(kind, symbol)
+            except SymbolError as exc:
+                raise s.error(s.path("kind"), f"cannot quote {symbol}: {exc}") from None
+        interval = s.positive("interval", float, None)
         s.done()
-        sources.append(PriceSourceConfig(kind=kind, url=url))
-    rest = {k: v for k, v in t.data.items() if k not in ("symbol", "interval", "sources")}
-    t.raw()
-    return PricesConfig(symbol=symbol, interval=interval, sources=tuple(sources), raw=rest)
+        sources.append(PriceSourceConfig(kind=kind, url=url, market=market, interval=interval))
+    cfg = PricesConfig(
+        symbol=symbol,
+        interval=t.positive("interval", float, d.interval),
+        sources=tuple(sources),
+        timeout=t.positive("timeout", float, d.timeout),
+        max_age=t.positive("max_age", float, d.max_age),
+        divergence=t.positive("divergence", float, d.divergence),
+        stale_after=t.positive("stale_after", float, d.stale_after),
+        dead_after=t.positive("dead_after", float, d.dead_after),
+        max_backoff=t.positive("max_backoff", float, d.max_backoff),
+        ui_rate=t.positive("ui_rate", float, d.ui_rate),
+        stream=t.get("stream", str, d.stream, check=lambda v: None if v in PRICE_STREAM_KINDS
+                     else f"must be one of {', '.join(PRICE_STREAM_KINDS)}"),
+        stream_url=t.get("stream_url", str, None, check=ws_url),
+        stream_timeout=t.positive("stream_timeout", float, d.stream_timeout),
+    )
+    if cfg.dead_after < cfg.stale_after:
+        raise t.error(t.path("dead_after"), f"must not be below stale_after ({cfg.stale_after:g})")
+    t.done()
+    return cfg
 
 
 def _scenario(t: Table) -> ScenarioConfig:

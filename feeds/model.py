@@ -153,3 +153,58 @@ class PriceUpdate:
     tick: PriceTick | None
     source: str
     error: str | None = None
+
+# ---------------------------------------------------------------- prices (feeds/prices.py)
+
+
+@dataclass(frozen=True, slots=True)
+class AggregatePrice:
+    """The price to show: the median of the fresh ticks, the sources that disagree with it
+    by more than the divergence threshold, and how old the newest tick is (`state` is the
+    colour: live, stale, dead, or none before any tick arrived)."""
+
+    symbol: str
+    price: Decimal | None
+    at: datetime
+    ticks: tuple[PriceTick, ...] = ()  # the newest tick of every source, fresh or not
+    used: tuple[str, ...] = ()  # sources whose tick went into the median
+    divergent: tuple[str, ...] = ()
+    change_24h: Decimal | None = None  # median of the fresh ticks' 24 h change, percent
+    newest: datetime | None = None  # when the newest tick was received
+    state: str = "none"  # "live" | "stale" | "dead" | "none"
+
+    @property
+    def staleness(self) -> float | None:
+        """Seconds since the newest tick arrived."""
+        return None if self.newest is None else max(0.0, (self.at - self.newest).total_seconds())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "price": None if self.price is None else str(self.price),
+            "change_24h": None if self.change_24h is None else str(self.change_24h),
+            "state": self.state,
+            "staleness": None if self.staleness is None else round(self.staleness, 3),
+            "newest": iso_utc(self.newest),
+            "at": iso_utc(self.at),
+            "used": list(self.used),
+            "divergent": list(self.divergent),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PriceHistory:
+    """Stored ticks handed over at start-up, oldest first, so a chart has its last 24 h."""
+
+    symbol: str
+    ticks: tuple[PriceTick, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceStreamStatus:
+    """The websocket stream went up or down (`error` says why it went down)."""
+
+    source: str
+    connected: bool
+    error: str | None = None
+
