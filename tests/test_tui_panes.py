@@ -179,7 +179,7 @@ async def test_keys_recompute_without_visible_lag(config):
 
 async def test_price_shows_big_digits_change_sources_and_direction(config):
     app = PolicyWatchApp(config, clock=clock)
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(170, 40)) as pilot:
         pane = app.query_one(PricePane)
         app.sink(aggregate("116300.00"))
         await pilot.pause()
@@ -198,9 +198,25 @@ async def test_price_shows_big_digits_change_sources_and_direction(config):
         assert "▼ -0.40% 24h" in screen_text(app)
 
 
+async def test_a_thin_price_pane_drops_the_cents_then_the_digits(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:  # 120-159 columns: a slimmer price pane
+        app.sink(aggregate("116300.25", sources=(("coinbase", "116300.25"), ("kraken", "116301.00"))))
+        await pilot.pause()
+        pane = app.query_one(PricePane)
+        assert pane.query_one("#price-digits", Digits).value == "116,300"
+        assert not pane.has_class("-compact")
+        sources = pane.query_one("#price-sources").render().plain
+        assert "coinbase 116,300 REST" in sources and all(len(line) <= 26 for line in sources.splitlines())
+        await pilot.resize_terminal(60, 20)  # narrow: the pane fills the body, digits fit again
+        app.switch_pane("price")
+        await pilot.pause()
+        assert pane.query_one("#price-digits", Digits).value == "116,300.25"
+
+
 async def test_sources_show_stream_or_rest_and_errors(config):
     app = PolicyWatchApp(config, clock=clock)
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(170, 40)) as pilot:
         app.sink(aggregate("116300", sources=(("coinbase", "116300"), ("kraken", "116301"))))
         app.sink(PriceStreamStatus("coinbase", True))
         app.sink(PriceUpdate(tick=None, source="binance", error="HTTP 451 [b]unavailable[/b]"))

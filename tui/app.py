@@ -97,7 +97,7 @@ class PolicyWatchApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "policywatch"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (160, "-xwide")]
 
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),

@@ -95,9 +95,21 @@ class PricePane(Vertical, can_focus=True):
         self._render_all()
 
     def on_resize(self) -> None:
-        # Digits need 3 columns a character: fall back to one line when the pane is thin.
-        text = money(self.aggregate.price if self.aggregate else None)
-        self.set_class(self.content_region.width < len(text) * 3 + 1, "-compact")
+        self._fit_digits()
+        self._render_sources()
+
+    def _fit_digits(self) -> None:
+        """Digits take 3 columns a character: drop the cents, then fall back to one line."""
+        if not self.is_mounted:
+            return
+        price = self.aggregate.price if self.aggregate else None
+        width = self.content_region.width
+        digits = self.query_one("#price-digits", Digits)
+        text = money(price)
+        if price is not None and len(text) * 3 > width:
+            text = money(price, 0)
+        digits.update(text if price is not None else "-")
+        self.set_class(len(text) * 3 > width, "-compact")
 
     # ------------------------------------------------------------ data (down)
 
@@ -162,12 +174,11 @@ class PricePane(Vertical, can_focus=True):
         text = money(price)
         digits = self.query_one("#price-digits", Digits)
         small = self.query_one("#price-small", Static)
-        digits.update(text if price is not None else "-")
         small.update(Text(f"{self.symbol} {text}"))
         for widget in (digits, small):
             widget.set_class(self.direction > 0, "-up")
             widget.set_class(self.direction < 0, "-down")
-        self.on_resize()
+        self._fit_digits()
         self._render_change()
         self._render_chart()
         self._render_sources()
@@ -196,7 +207,7 @@ class PricePane(Vertical, can_focus=True):
             line.append(" 24h", self._style("muted"))
         if self.previous is not None and self.aggregate and self.aggregate.price is not None:
             delta = self.aggregate.price - self.previous
-            line.append("   tick ", self._style("muted"))
+            line.append("   tick " if self.content_region.width >= 32 else "\ntick ", self._style("muted"))
             line.append(f"{delta:+,.2f}", self._style("up" if delta > 0 else "down" if delta < 0 else "muted"))
         self.query_one("#price-change", Static).update(line)
 
@@ -210,6 +221,8 @@ class PricePane(Vertical, can_focus=True):
             span = self.points[-1][0] - self.points[0][0]
             hours = span.total_seconds() / 3600
             line.append(f"{hours:.0f}h " if hours >= 1 else f"{span.total_seconds() / 60:.0f}m ", self._style("muted"))
+            if self.content_region.width < 32:
+                line = Text()
             line.append("lo ", self._style("muted"))
             line.append(money(Decimal(repr(min(values))), 0), self._style("down"))
             line.append("  hi ", self._style("muted"))
@@ -232,15 +245,17 @@ class PricePane(Vertical, can_focus=True):
             total = len(names) or len(used)
             out.append(f"{agree}/{total} sources agree", self._style("ok" if agree == total else "warn"))
             out.append("\n")
+        wide = self.content_region.width >= 32
         for name in names:
             tick = self.ticks.get(name)
-            label = safe.clean(name)[:9]
-            out.append(label.ljust(9) if tick is not None else label, self._style("label"))
+            label = safe.clean(name)[:9 if wide else 8]
+            out.append(label.ljust(9 if wide else 8) if tick is not None else label, self._style("label"))
             if tick is not None:
                 style = self._style("warn") if name in divergent else Text().style
-                out.append(f" {money(tick.price):>10}", style)
+                out.append(f" {money(tick.price, 2):>10}" if wide else f" {money(tick.price, 0):>7}", style)
                 live = self.streams.get(name, False)
-                out.append(" stream" if live else " REST  ", self._style("ok" if live else "muted"))
+                mode = (" stream" if live else " REST  ") if wide else (" ws  " if live else " REST")
+                out.append(mode, self._style("ok" if live else "muted"))
                 age = max(0.0, (now - tick.received).total_seconds())
                 out.append(f" {age_text(age, compact=True):>3}", self._style("muted" if age < self.stale_after else "warn"))
             if name in self.errors and (tick is None or name not in used):

@@ -391,7 +391,7 @@ class ScenarioPane(Widget, can_focus=True):
                     out.append(f" ({flow.issuance_years:.1f} y)", muted)
                 out.append("\n")
             if flow.coins_per_day is not None:
-                out.append(f"  {count(flow.coins_per_day)}/day over {plain(i.horizon_months)} mo", muted)
+                out.append(f"  {count(flow.coins_per_day)} {flow.asset}/day", muted)
                 if flow.per_day_vs_issuance is not None:
                     out.append(f" = {flow.per_day_vs_issuance:.1f}× issuance", value)
                 out.append("\n")
@@ -401,11 +401,12 @@ class ScenarioPane(Widget, can_focus=True):
         tiers = result.contributions
         if tiers and i.participants:
             tier = tiers[0]
-            out.append(f"Contributions ({tier.label}, {i.participants:,} people)\n", style("scenario--heading"))
+            people = f"{i.participants / 1e6:.3g}M" if i.participants >= 1_000_000 else f"{i.participants:,}"
+            out.append(f"Contributions: {people} people at the\n{tier.label}\n", style("scenario--heading"))
             out.append(f"  {short_money(tier.allocated_per_year)}/yr", value)
             for asset in tier.assets:
                 if asset.coins_per_year is not None:
                     out.append(f" → {count(asset.coins_per_year)} {asset.asset}/yr", value)
                     if asset.issuance_share is not None:
-                        out.append(f" ({asset.issuance_share:.0f}% of new)", muted)
+                        out.append(f"\n  = {asset.issuance_share:.0f}% of new {asset.asset}", muted)
             out.append("\n")
