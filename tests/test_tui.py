@@ -431,3 +431,76 @@ async def test_hostile_title_shows_literally_everywhere(config):
         assert app.toasts[-1].startswith("Breaking [bold red]x[/] [link=")
         assert "\x1b" not in app.toasts[-1]
         assert app.clipboard == ""  # the OSC 52 in the title copied nothing
+
+
+# ---------------------------------------------------------------- the remaining bindings
+
+
+async def test_n_jumps_to_the_next_unread_and_space_pages(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        items = sample_items()
+        items = [replace(i, read=n in (1, 2, 3)) for n, i in enumerate(items)]
+        headlines = await started(app, pilot, items)
+        await pilot.press("n")
+        assert headlines.cursor == 4
+        await pilot.press("n")
+        assert headlines.cursor == 5
+        await pilot.press("g", "space")
+        assert headlines.cursor > 5
+
+
+async def test_detail_keys_open_copy_and_scroll(config, monkeypatch):
+    monkeypatch.setenv("BROWSER", "true")
+    long_summary = "\n".join(f"Paragraph {n} of a long summary." for n in range(80))
+    app = make_app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(app, pilot, [item(0, HIGH_TITLE, "high", summary=long_summary)])
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        body = app.screen.query_one("#detail-body")
+        await pilot.press("j", "j", "j")
+        assert body.scroll_y == 3
+        await pilot.press("k")
+        assert body.scroll_y == 2
+        await pilot.press("c")
+        assert app.clipboard == "https://example.com/news/0"
+        await pilot.press("o")
+        assert app.opened_urls == ["https://example.com/news/0"]
+        await pilot.press("q")
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_search_down_moves_to_the_results_and_slash_back_to_the_query(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("slash", *"markets")
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        results = app.screen.query_one(HeadlineList)
+        assert len(results.items) == 24  # searched while typing (3+ characters)
+        await pilot.press("down")
+        assert app.focused is results
+        await pilot.press("j")
+        assert results.cursor == 1
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input) and isinstance(app.screen, SearchScreen)
+
+
+async def test_help_scrolls_and_health_r_asks_for_a_poll(config):
+    app = make_app(config)
+    async with app.run_test(size=(100, 20)) as pilot:
+        await started(app, pilot)
+        await pilot.press("question_mark")
+        body = app.screen.query_one("#help-body")
+        await pilot.press("j", "j")
+        assert body.scroll_y == 6
+        await pilot.press("k")
+        assert body.scroll_y == 3
+        await pilot.press("question_mark")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("s")
+        await pilot.press("r")
+        await pilot.pause()
+        assert any(str(n.message) == "Polling Loopback policy" for n in app._notifications)

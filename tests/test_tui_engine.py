@@ -167,3 +167,30 @@ async def test_prices_flow_from_a_loopback_exchange_to_the_panes(server, write_c
         await pilot.press("q")
     with Store(db) as store:
         assert store.latest_tick("BTC-USD").price == pane.aggregate.price  # the ticks were stored
+
+
+async def test_startup_shows_the_last_stored_price_before_any_exchange_answers(server, write_config, tmp_path):
+    from decimal import Decimal
+
+    from feeds.model import PriceTick
+
+    db = tmp_path / "pw.db"
+    now = datetime.now(timezone.utc)
+    with Store(db) as store:
+        store.add_ticks([PriceTick("coinbase", "BTC-USD", Decimal(115000 + n), now - timedelta(minutes=5 * (60 - n)))
+                         for n in range(60)])
+    server.add("/v2/prices/BTC-USD/spot", Route(
+        body=json.dumps({"data": {"amount": "116300.00", "base": "BTC", "currency": "USD"}}).encode(),
+        content_type="application/json", delay=3.0))
+    config = offline_config(write_config, feeds=[])
+    config = replace(config, prices=replace(
+        config.prices, sources=(PriceSourceConfig(kind="coinbase", url=server.base),)))
+    app = app_for(config, db)
+    async with app.run_test(size=(170, 40)) as pilot:
+        pane = app.query_one(PricePane)
+        await until(pilot, lambda: pane.aggregate is not None and pane.aggregate.price is not None, timeout=1.5)
+        assert pane.aggregate.price == Decimal(115059)
+        assert len(pane.points) == 60
+        assert "stale 5 min" in screen_text(app)  # the stored price is old, and says so
+        await until(pilot, lambda: pane.aggregate.price == Decimal("116300.00"), timeout=10)
+        assert "stale" not in app.query_one("#price-warn").render().plain

@@ -12,11 +12,17 @@ from pathlib import Path
 from tui.commands.common import config_from, db_path, fail
 
 
-def _log_to_file(level: str, path: Path) -> None:
-    """The terminal belongs to the app: logs go to a file in the state dir."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(filename=str(path), level=getattr(logging, level, logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _log_to_file(level: str, path: Path | None) -> None:
+    """The terminal belongs to the app: logs go to a rotating file in the state dir,
+    through feeds.logs (which keeps untrusted text inert)."""
+    try:
+        from feeds.logs import configure
+    except ImportError:  # before feeds.logs existed
+        target = path or Path("policywatch.log")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(filename=str(target), level=getattr(logging, level, logging.WARNING))
+        return
+    configure(level, stderr=False, file=path if path is not None else True)
 
 
 class Monitor:
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         database = db_path(args, config)
         badge = ""
-    _log_to_file(level, paths.state_dir() / ("demo.log" if demo else "policywatch.log"))
+    _log_to_file(level, paths.state_dir() / "demo.log" if demo else None)
 
     from tui.app import PolicyWatchApp, check_ui  # textual only on this path
 

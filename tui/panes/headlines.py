@@ -134,11 +134,14 @@ class HeadlineList(ScrollView, can_focus=True):
         pass
 
     class FilterChanged(Message):
-        def __init__(self, mode: str, shown: int, more: bool) -> None:
+        """What the list shows changed: the filter, the count, the unread count."""
+
+        def __init__(self, mode: str, shown: int, more: bool, unread: int = 0) -> None:
             super().__init__()
             self.mode = mode
             self.shown = shown
             self.more = more
+            self.unread = unread
 
     # ------------------------------------------------------------ state
 
@@ -213,6 +216,7 @@ class HeadlineList(ScrollView, can_focus=True):
             if identity(existing) == identity(item) and not existing.read:
                 self.items[index] = replace(existing, read=True)
                 self.refresh()
+                self._announce()
         for index, existing in enumerate(self._pool):
             if identity(existing) == identity(item):
                 self._pool[index] = replace(existing, read=True)
@@ -239,7 +243,8 @@ class HeadlineList(ScrollView, can_focus=True):
         self._announce()
 
     def _announce(self) -> None:
-        self.post_message(self.FilterChanged(self.mode, len(self.items), not self._exhausted))
+        unread = sum(1 for i in self.items if not i.read)
+        self.post_message(self.FilterChanged(self.mode, len(self.items), not self._exhausted, unread))
 
     # ------------------------------------------------------------ geometry
 
