@@ -137,10 +137,10 @@ async def test_rows_show_priority_markers_tags_source_and_unread(config):
     async with app.run_test(size=(210, 40)) as pilot:  # headlines >= 120 columns: one line a row
         headlines = await started(app, pilot)
         rows = widget_text(headlines).splitlines()
-        assert rows[0].startswith("● !! 15:30 Trump signs executive order")
+        assert rows[0].startswith("● !! 15:30  Trump signs executive order")
         assert "White House" in rows[0] and "retirement crypto policy" in rows[0]
         assert rows[5].startswith("● !  ") and "SEC press releases" in rows[5]
-        assert rows[1].startswith("●    15:23 Markets wrap 1")
+        assert rows[1].startswith("●    15:23  Markets wrap 1")
         # matched terms are highlighted: the span of "401(k)" has the match style
         strip = headlines.render_line(0)
         match_style = headlines.get_component_rich_style("headline-list--match")
@@ -290,6 +290,7 @@ async def test_help_lists_every_binding(config):
         text = console.export_text()
         for binding_id in binding_ids():
             assert binding_id in text
+        assert "Id (for [ui.keys])" in text
         for needle in ("Flagged", "Search", "Open", "Copy link", "Refresh", "Quit", "+0.1 pt", "Pool"):
             assert needle in text
         await pilot.press("escape")
@@ -411,7 +412,7 @@ async def test_hostile_title_shows_literally_everywhere(config):
     hostile = item(0, HOSTILE_TITLE, "high", tags=("crypto",), link="https://example.com/h",
                    summary="[b]summary[/b] \x1b[2J\x1b]8;;https://evil.example\x07link")
     app = make_app(config)
-    async with app.run_test(size=(210, 40)) as pilot:
+    async with app.run_test(size=(230, 40)) as pilot:
         headlines = await started(app, pilot, [hostile])
         row = widget_text(headlines).splitlines()[0]
         assert "Breaking [bold red]x[/] [link=https://evil.example]click[/link] ␛]" in row

@@ -269,7 +269,7 @@ class PolicyWatchApp(App[int]):
             return
         label = {"all": "all", "flagged": "flagged", "high": "high priority"}[message.mode]
         more = "+" if message.more else ""
-        unread = f" · {message.unread} unread" if message.unread else ""
+        unread = f" · ● {message.unread}" if message.unread else ""
         self.query_one(HeadlineList).border_title = f"Headlines · {label} · {message.shown}{more}{unread}"
 
     def on_headline_list_opened(self, message: HeadlineList.Opened) -> None:

@@ -425,7 +425,7 @@ class HeadlineList(ScrollView, can_focus=True):
         meta = self.get_component_rich_style("headline-list--meta")
         if self._row_height == 1:
             left = self._marker(item)
-            left.append(self._when(item).ljust(6), meta)
+            left.append(self._when(item).ljust(7), meta)
             source_width = 20
             tags_width = 26 if width >= 120 else 0
             room = max(10, width - left.cell_len - source_width - tags_width - 2)

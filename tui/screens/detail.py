@@ -45,7 +45,10 @@ def detail_text(item: Item, sources: Sequence[Source]) -> Text:
     if c is not None:
         out.append("tags: ", "dim")
         out.append(", ".join(safe.clean(t) for t in c.tags) or "none")
-        terms = sorted({safe.clean(m.term) for m in c.matches})
+        texts = {"title": item.title, "summary": item.summary or ""}
+        terms = sorted({safe.clean(texts[m.field][m.start:m.end] if m.field in texts
+                                   and 0 <= m.start < m.end <= len(texts[m.field]) else m.term)
+                        for m in c.matches}, key=str.lower)
         out.append("\nmatched: ", "dim")
         out.append(", ".join(terms) or "none")
         out.append("\n")

@@ -29,9 +29,9 @@ def key_names(binding: Binding, keymap: Mapping[str, str]) -> str:
 
 def help_table(sections: Sequence[Section], keymap: Mapping[str, str]) -> Table:
     table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 1))
-    table.add_column("Keys", no_wrap=True)
-    table.add_column("Action")
-    table.add_column("Id (for [ui.keys])", style="dim", no_wrap=True)
+    table.add_column(Text("Keys"), no_wrap=True)
+    table.add_column(Text("Action"))
+    table.add_column(Text("Id (for [ui.keys])"), style="dim", no_wrap=True)  # Text: no markup
     for title, bindings in sections:
         table.add_row(Text(title, "bold underline"), Text(""), Text(""))
         for b in bindings:
