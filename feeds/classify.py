@@ -7,7 +7,7 @@ How matching works (README "Classifier" has the user's view):
   and Latin accents (so "jubilación" meets "jubilacion"), case. Every step but entity
   decoding keeps the length, and entity decoding keeps an index map, so spans always
   point into the text the caller passed in.
-- Matching runs on a "scan" copy in which punctuation other than . , $ % is a space
+- Matching runs on a "scan" copy in which punctuation other than . , $ % ) is a space
   (again length-preserving), so "SEC's", "(SEC)", "pro-crypto" and "401(k)" all put a
   space before the word, and the regex can jump from space to space.
 - Every term, exclusion and context phrase of every tag and cue goes into ONE regex,
@@ -88,6 +88,8 @@ def fold(text: str) -> str:
     """Curly quotes, dashes, odd spaces, full-width letters and accents to plain ASCII,
     one character for one."""
     return text if text.isascii() else _FOLD_RE.sub(_fold_char, text)
+
+
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
 
 
@@ -159,6 +161,7 @@ def _scan_text(text: str) -> str:
     if text.isascii():
         return text.encode().translate(_SCAN_TEXT_BYTES).decode()
     return _SCAN_TEXT_RE.sub(" ", text)
+
 
 _SCAN_TERM = str.maketrans({c: " " for c in _PUNCT})
 _SUFFIX = "(?:s|es|)"
@@ -234,9 +237,8 @@ def _atoms(term: str, case_sensitive: bool = False) -> list[str]:
     return atoms
 
 
-# Python's regex engine tries the alternatives of a group one by one, so the trie lists
-# the letters that most often start (or continue) English words first: on a headline this
-# halves the work spent on words that match no term.
+# Python's regex engine tries the alternatives of a group one by one: the trie lists the
+# letters that most often start (or continue) English words first.
 _INITIAL_ORDER = "tasoiwcbphfmdrelngu0123456789vyjkqxz"
 _LETTER_ORDER = "etaoinshrdlcumwfgypbvkjxqz0123456789"
 
@@ -357,8 +359,6 @@ def check_rules(cfg: ClassifierConfig) -> CheckedRules:
             for i, phrase in enumerate(phrases):
                 if (problem := term_problem(phrase)) is not None:
                     raise RuleProblem(f"{key}.unless.{term}[{i}]", f"{phrase!r}: {problem}")
-        if not own and not rule.when:
-            raise RuleProblem(key, "has no terms and no `when`, so it can never hold")
 
     def parse(key: str, text: str, known: Iterable[str]) -> tagexpr.Expr:
         try:
@@ -509,11 +509,22 @@ class Classifier:
         candidates = [key] if _is_unspaced(key) else [key, key[:-1] if key.endswith("s") else "",
                                                        key[:-2] if key.endswith("es") else ""]
         found: list[_Entry] = []
+        rules: set[int] = set()  # one term per rule: "settles" is not also "settle"
+
+        def take(entries: Iterable[_Entry]) -> None:
+            for e in entries:
+                if e.kind != TERM:
+                    if e not in found:
+                        found.append(e)
+                elif e.rule not in rules or (e.exact is not None and e not in found):
+                    found.append(e)
+                    rules.add(e.rule)
+
         for candidate in candidates:
-            found.extend(e for e in self._entries.get(candidate, ()) if e not in found)
+            take(self._entries.get(candidate, ()))
         for pattern, pattern_entries in self._patterns:
             if pattern.fullmatch(key):
-                found.extend(e for e in pattern_entries if e not in found)
+                take(pattern_entries)
         plain = tuple(e for e in found if e.kind == TERM and e.exact is None and not e.title_only and not e.unless)
         checked = tuple(e for e in found if e.kind == TERM and e not in plain)
         keys = tuple(e.key for e in found if e.kind != TERM)

@@ -113,6 +113,10 @@ def test_how_to_advice_and_opinion_are_not_policy(rules, title, summary, priorit
      "The judge signed off on the deal between workers and the employer.", "none"),
     ("Survey: most savers want crypto in retirement plans", "A poll of 2,000 workers found strong interest.", "none"),
     ("Senator discloses purchase of bitcoin ETF shares", "The filing shows a stake worth up to $50,000.", "none"),
+    ("Morgan Stanley changes policy to let advisers pitch crypto funds",
+     "Wealth clients with aggressive risk profiles qualify.", "none"),
+    ("Apollo CEO: private credit belongs in 401(k) plans",
+     "The executive said regulators are moving in the right direction.", "none"),
     ("Crypto industry spends $100 million lobbying Congress",
      "Super PACs target candidates ahead of the election.", "none"),
 )
@@ -132,6 +136,13 @@ def test_company_and_pension_fund_decisions_lawsuits_and_surveys_are_not_policy(
      "The agency alleges the firm commingled customer funds.", "normal"),
     ("Binance agrees to $4.3 billion settlement with US authorities",
      "The exchange pleaded guilty to money-laundering violations.", "normal"),
+    ("Retirement industry group sues Labor Department over fiduciary rule",
+     "The complaint says the agency exceeded its authority.", "none"),
+    ("Appeals court upholds block on Labor Department fiduciary rule",
+     "The ruling keeps the regulation from taking effect.", "normal"),
+    ("Coinbase wins dismissal of SEC lawsuit", "A judge dismissed the agency's case against the exchange.", "normal"),
+    ("Kraken to pay $30 million to settle SEC staking charges",
+     "The exchange agreed to end its staking program in the US.", "normal"),
 )
 def test_court_rulings_and_enforcement_are_policy_lawsuits_filed_are_not(rules, title, summary, priority):
     check(rules, title, summary, priority)
@@ -154,6 +165,13 @@ def test_court_rulings_and_enforcement_are_policy_lawsuits_filed_are_not(rules, 
      "당국은 연금 계좌의 가상자산 투자 규제를 완화하는 방안을 논의하고 있다.", "high"),
     ("日本、暗号資産を金融商品取引法の対象に　金融庁が法案提出へ", "インサイダー取引規制を導入する。", "normal"),
     ("厚生労働省、企業年金の運用で暗号資産を認めない方針", "当局は価格変動が大きいとして規制を維持する。", "high"),
+    ("España: la CNMV advierte sobre los riesgos de las criptomonedas",
+     "El supervisor recordó que no están reguladas.", "normal"),
+    ("Colombia: Superintendencia Financiera autoriza a fondos de pensiones invertir en bitcoin",
+     "La medida permite una exposición limitada a activos digitales.", "high"),
+    ("美国劳工部撤回限制401(k)投资加密货币的指引", "新指引不再要求计划发起人对加密资产保持极度谨慎。", "high"),
+    ("韩国国会通过虚拟资产用户保护法", "该法律要求交易所分离保管用户资产。", "normal"),
+    ("比特币价格跌破6万美元", "市场担忧美联储维持高利率。", "none"),
     ("Bitcoin sube 5% tras datos de empleo", "El precio superó los 100.000 dólares.", "none"),
     ("ビットコイン価格が急騰、最高値を更新", "ETFへの資金流入が続いた。", "none"),
 )
