@@ -505,3 +505,16 @@ async def test_help_scrolls_and_health_r_asks_for_a_poll(config):
         await pilot.press("r")
         await pilot.pause()
         assert any(str(n.message) == "Polling Loopback policy" for n in app._notifications)
+
+
+async def test_new_items_above_a_reader_further_down_are_counted(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await started(app, pilot)
+        await pilot.press("j", "j", "j")
+        app.sink(NewItems((item(300, "Fresh one", minutes_ago=-1), item(301, "Fresh two", minutes_ago=-2))))
+        await pilot.pause()
+        assert headlines.border_subtitle == "↑ 2 new (g: top)"
+        assert headlines.current.title == "Markets wrap 3: stocks mixed as yields rise"
+        await pilot.press("g")
+        assert headlines.border_subtitle == "" and headlines.current.title == "Fresh two"

@@ -191,6 +191,9 @@ async def test_price_shows_big_digits_change_sources_and_direction(config):
         app.sink(aggregate("116350.50"))
         await pilot.pause()
         assert digits.has_class("-up") and not digits.has_class("-down")
+        assert digits.has_class("-flash")  # lit for a moment, like a ticker
+        await pilot.pause(0.8)
+        assert not digits.has_class("-flash") and digits.has_class("-up")
         assert "tick +50.50" in screen_text(app)
         app.sink(aggregate("116200.00", change="-0.40"))
         await pilot.pause()

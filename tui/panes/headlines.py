@@ -155,6 +155,7 @@ class HeadlineList(ScrollView, can_focus=True):
         self._ids: set[object] = set()
         self._exhausted = True
         self._row_height = 1
+        self.new_above = 0  # arrived above the cursor while the reader was further down
 
     # ------------------------------------------------------------ data (down)
 
@@ -206,9 +207,16 @@ class HeadlineList(ScrollView, can_focus=True):
         if not shown:
             return []
         current = self.current
+        at_top = self.cursor == 0 and self.scroll_offset.y == 0
         merged = sorted(self.items + shown, key=order_key, reverse=True)
-        self._set_items(merged, keep=current, follow_top=self.cursor == 0 and self.scroll_offset.y == 0)
+        self._set_items(merged, keep=current, follow_top=at_top)
+        if not at_top:
+            self.new_above += sum(1 for i in shown if current is None or order_key(i) > order_key(current))
+            self._show_new_above()
         return shown
+
+    def _show_new_above(self) -> None:
+        self.border_subtitle = f"↑ {self.new_above} new (g: top)" if self.new_above else ""
 
     def mark_read(self, item: Item) -> None:
         """Show an item as read (the app persists it through the engine)."""
@@ -260,6 +268,9 @@ class HeadlineList(ScrollView, can_focus=True):
         self._scroll_to_cursor(animate=False)
 
     def watch_cursor(self, old: int, new: int) -> None:
+        if new == 0 and self.new_above:
+            self.new_above = 0
+            self._show_new_above()
         if self.items:
             clamped = max(0, min(new, len(self.items) - 1))
             if clamped != new:

@@ -48,6 +48,8 @@ class PricePane(Vertical, can_focus=True):
         #price-digits { width: auto; color: $text; }
         #price-digits.-up { color: $text-success; }
         #price-digits.-down { color: $text-error; }
+        #price-digits.-flash.-up { background: $success 25%; }
+        #price-digits.-flash.-down { background: $error 25%; }
         #price-small { display: none; text-style: bold; }
         #price-small.-up { color: $text-success; }
         #price-small.-down { color: $text-error; }
@@ -79,6 +81,7 @@ class PricePane(Vertical, can_focus=True):
         self.errors: dict[str, str] = {}
         self.streams: dict[str, bool] = {}
         self.repaints = 0
+        self._flash_timer = None
 
     def compose(self) -> ComposeResult:
         yield Digits("—", id="price-digits")
@@ -116,10 +119,9 @@ class PricePane(Vertical, can_focus=True):
     def show(self, aggregate: AggregatePrice) -> None:
         price = aggregate.price
         if price is not None and self.aggregate is not None and self.aggregate.price is not None:
-            if price > self.aggregate.price:
-                self.direction = 1
-            elif price < self.aggregate.price:
-                self.direction = -1
+            if price != self.aggregate.price:
+                self.direction = 1 if price > self.aggregate.price else -1
+                self._flash()
             self.previous = self.aggregate.price
         self.aggregate = aggregate
         for tick in aggregate.ticks:
@@ -127,6 +129,16 @@ class PricePane(Vertical, can_focus=True):
         if price is not None:
             self._add_point(aggregate.newest or aggregate.at, float(price))
         self._render_all()
+
+    def _flash(self) -> None:
+        """A ticker's blink: the background lights up for a moment on each move."""
+        if not self.is_mounted:
+            return
+        digits = self.query_one("#price-digits", Digits)
+        digits.add_class("-flash")
+        if self._flash_timer is not None:
+            self._flash_timer.stop()
+        self._flash_timer = self.set_timer(0.6, lambda: digits.remove_class("-flash"))
 
     def source_update(self, update: PriceUpdate) -> None:
         if update.tick is not None:
