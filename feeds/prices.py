@@ -391,7 +391,9 @@ class PriceEngine:
         self.fetcher = Fetcher(
             FetchConfig(connect_timeout=min(config.timeout, 10.0), read_timeout=config.timeout,
                         total_timeout=config.timeout, max_bytes=2_000_000,
-                        concurrency=max(1, len(self.sources)), per_host=1),
+                        # one request per source at a time (its lock); sources behind one
+                        # proxy or the demo's loopback server must not queue behind each other
+                        concurrency=max(1, len(self.sources)), per_host=max(1, len(self.sources))),
             client=client)
         self._own_scheduler = scheduler is None
         self.scheduler = scheduler or PollScheduler()
