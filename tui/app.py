@@ -95,7 +95,7 @@ class PaneTabs(Static):
 class PolicyWatchApp(App[int]):
     """Headlines, a live BTC price and the scenario calculator in one terminal."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses elsewhere work too
     TITLE = "policywatch"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (160, "-xwide")]
 

@@ -192,7 +192,12 @@ class HeadlineList(ScrollView, can_focus=True):
         new = list(new)
         if initial:
             if self.pager is not None:
-                self.reload()
+                if self.mode == "all" and new:
+                    # The engine's hand-over is the newest page already: no second query.
+                    self._exhausted = False
+                    self._set_items(new, keep=self.current)
+                else:
+                    self.reload()
                 return list(self.items)
             self._pool = sorted(new, key=order_key, reverse=True)
             self.reload()
