@@ -58,6 +58,7 @@ class FetchConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     path: str = ""
+    retention_days: float = 0.0  # items first seen longer ago are pruned (daily); 0 = keep forever
 
 
 # --- [classifier] (see feeds/classify.py for how the rules are compiled)
@@ -152,8 +153,24 @@ class ScenarioConfig:
 
 
 @dataclass(frozen=True)
+class AlertRuleConfig:
+    """One [[alerts.rules]] entry (feeds/alerts.py compiles it). `when` is a tag expression
+    over the item's tags plus `flag`, `high` and `normal` (its priority)."""
+
+    name: str
+    when: str
+    feeds: tuple[str, ...] = ()  # only items carried by one of these feeds; () = any feed
+    bell: bool = False
+    toast: bool = True
+    hook: tuple[str, ...] = ()  # argv run with the item as JSON on stdin; () = no hook
+    hook_timeout: float = 10.0  # seconds before a hook is killed
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    rules: tuple[AlertRuleConfig, ...] = ()
+    max_hooks: int = 4  # hooks running at once; more wait their turn
+    max_queued: int = 100  # hooks waiting beyond this are dropped (and logged)
 
 
 @dataclass(frozen=True)
@@ -354,7 +371,9 @@ def _feeds(root: Table, fetch: FetchConfig) -> tuple[FeedConfig, ...]:
 
 
 def _store(t: Table) -> StoreConfig:
-    cfg = StoreConfig(path=t.get("path", str, ""))
+    cfg = StoreConfig(path=t.get("path", str, ""),
+                      retention_days=t.get("retention_days", float, 0.0,
+                                           check=lambda v: None if v >= 0 else "must not be negative (0 = keep forever)"))
     t.done()
     return cfg
 
@@ -537,8 +556,50 @@ def _scenario(t: Table) -> ScenarioConfig:
     return cfg
 
 
-def _alerts(t: Table) -> AlertsConfig:
-    return AlertsConfig(raw=t.raw())
+ALERT_PRIORITY_NAMES = ("flag", "high", "normal")
+
+
+def _alerts(t: Table, classifier: ClassifierConfig | None = None,
+            feeds: tuple[FeedConfig, ...] = ()) -> AlertsConfig:
+    """Read [alerts]; `when` is parsed by the classifier's expression parser, so a bad
+    expression or an unknown tag is named here, not when the first item arrives."""
+    from feeds.tagexpr import ExprError, parse
+
+    known = {r.name for r in (classifier.tags if classifier else ()) if not r.cue} | set(ALERT_PRIORITY_NAMES)
+    feed_names = {f.name for f in feeds}
+    d = AlertsConfig()
+    rules: list[AlertRuleConfig] = []
+    for r in t.tables("rules"):
+        name = r.get("name", str, check=lambda v: None if v.strip() else "must not be empty")
+        if any(rule.name == name for rule in rules):
+            raise r.error(r.path("name"), f"duplicate alert rule name {name!r}")
+        when = r.get("when", str)
+        try:
+            parse(when, known)
+        except ExprError as exc:
+            raise r.error(r.path("when"), str(exc)) from None
+        rule_feeds = r.get("feeds", list, [])
+        for i, value in enumerate(rule_feeds):
+            if not isinstance(value, str):
+                raise r.error(f"{r.path('feeds')}[{i}]", f"must be a string, not {type(value).__name__}")
+            if value not in feed_names:
+                raise r.error(f"{r.path('feeds')}[{i}]", f"names no configured feed: {value!r}")
+        hook = r.get("hook", list, [])
+        if r.has("hook") and not hook:
+            raise r.error(r.path("hook"), "must not be empty (leave it out for no hook)")
+        for i, value in enumerate(hook):
+            if not isinstance(value, str) or (i == 0 and not value.strip()):
+                raise r.error(f"{r.path('hook')}[{i}]", "must be a non-empty string (an argv list, no shell)")
+        rules.append(AlertRuleConfig(
+            name=name, when=when, feeds=tuple(rule_feeds),
+            bell=r.get("bell", bool, False), toast=r.get("toast", bool, True),
+            hook=tuple(hook), hook_timeout=r.positive("hook_timeout", float, 10.0),
+        ))
+        r.done()
+    cfg = AlertsConfig(rules=tuple(rules), max_hooks=t.positive("max_hooks", int, d.max_hooks),
+                       max_queued=t.positive("max_queued", int, d.max_queued))
+    t.done()
+    return cfg
 
 
 _KEY_TOKEN = re.compile(r"^(?:[A-Za-z0-9_+-]+|[!-~])$")
@@ -635,14 +696,17 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str,
     root = Table(merge(default, user), "", origin)
 
     fetch = _fetch(root.table("fetch"))
+    feeds = _feeds(root, fetch)
+    store = _store(root.table("store"))
+    classifier = _classifier(root.table("classifier"))
     config = Config(
-        feeds=_feeds(root, fetch),
+        feeds=feeds,
         fetch=fetch,
-        store=_store(root.table("store")),
-        classifier=_classifier(root.table("classifier")),
+        store=store,
+        classifier=classifier,
         prices=_prices(root.table("prices")),
         scenario=_scenario(root.table("scenario")),
-        alerts=_alerts(root.table("alerts")),
+        alerts=_alerts(root.table("alerts"), classifier, feeds),
         ui=_ui(root.table("ui")),
         user_file=user_file,
     )

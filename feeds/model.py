@@ -208,3 +208,57 @@ class PriceStreamStatus:
     connected: bool
     error: str | None = None
 
+# ---------------------------------------------------------------- alerts and reload (feeds/alerts.py, feeds/reload.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A new item that met an alert rule: enough to act on without opening the item
+    (the headline, the link and the terms that matched, not just a count)."""
+
+    rule: str
+    title: str
+    link: str | None
+    matches: tuple[str, ...]
+    feed: str
+    priority: str = "none"
+    tags: tuple[str, ...] = ()
+    bell: bool = False
+    toast: bool = True
+    item: Item | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The item's JSON plus the rule: what a hook gets on stdin."""
+        out = self.item.to_json() if self.item is not None else {
+            "title": self.title, "link": self.link, "feed": self.feed}
+        out.update({"alert": self.rule, "matches": list(self.matches), "priority": self.priority,
+                    "tags": list(self.tags)})
+        if self.item is not None:
+            out["sources"] = list(self.item.sources) or [self.feed]
+            out["first_seen"] = iso_utc(self.item.first_seen)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    """An alert rule fired on a new item; the TUI shows a toast and/or rings the bell as
+    the alert says (its hook, if any, already runs in the background)."""
+
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReloaded:
+    """The watched config file changed. `error` (the ConfigError text) means the edit was
+    rejected and the running config kept; otherwise `changes` says what was applied and
+    `restart_needed` which edited sections only take effect after a restart."""
+
+    path: str
+    error: str | None = None
+    changes: tuple[str, ...] = ()
+    restart_needed: tuple[str, ...] = ()
+    reclassified: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -96,8 +96,19 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: what retention pruned, so a feed still carrying an old item does not bring it back as new
+    """
+    CREATE TABLE pruned (
+        key       TEXT PRIMARY KEY,
+        link      TEXT,
+        pruned_at REAL NOT NULL
+    );
+    CREATE INDEX pruned_link ON pruned(link) WHERE link IS NOT NULL;
+    CREATE INDEX items_first_seen ON items(first_seen, id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+PRUNED_MEMORY = timedelta(days=180)  # how long a pruned item's key keeps it from coming back
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -186,6 +197,7 @@ class Store:
             if item.key not in keys:
                 keys.add(item.key)
                 batch.append(item)
+        batch = self._not_pruned(batch)
         if not batch:
             return []
         with self.transaction():
@@ -413,6 +425,46 @@ class Store:
                 (cutoff, cutoff, width),
             ).rowcount
         return removed
+
+    # ------------------------------------------------------------ history and retention
+
+    def items_since(self, since: datetime | None = None, *, flagged_only: bool = False,
+                    batch: int = 500) -> Iterator[Item]:
+        """Items first seen at or after `since` (all when None), oldest first, read a page
+        at a time so an export of a large history stays small in memory."""
+        last = (since.timestamp() if since else float("-inf"), -1)
+        flag = " AND flag = 1" if flagged_only else ""
+        while True:
+            rows = self.db.execute(
+                f"SELECT {self._ITEM_COLUMNS} FROM items WHERE (first_seen > ? OR (first_seen = ? AND id > ?)){flag} "
+                "ORDER BY first_seen, id LIMIT ?", (last[0], last[0], last[1], batch)).fetchall()
+            if not rows:
+                return
+            last = (rows[-1]["first_seen"], rows[-1]["id"])
+            yield from (self._item(r) for r in rows)
+
+    def prune(self, older_than: datetime, *, now: datetime | None = None) -> int:
+        """Delete items first seen before `older_than` (their sources and search entries
+        go with them) and remember their keys for PRUNED_MEMORY, so that a feed still
+        carrying one does not bring it back as new. Returns how many items went."""
+        now = now or _now()
+        cutoff = older_than.timestamp()
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO pruned(key, link, pruned_at) "
+                            "SELECT key, link, ? FROM items WHERE first_seen < ?", (now.timestamp(), cutoff))
+            removed = self.db.execute("DELETE FROM items WHERE first_seen < ?", (cutoff,)).rowcount
+            self.db.execute("DELETE FROM pruned WHERE pruned_at < ?",
+                            ((now - max(PRUNED_MEMORY, now - older_than)).timestamp(),))
+        return removed
+
+    def _not_pruned(self, items: list[Item]) -> list[Item]:
+        """Drop items that retention already pruned (by key, or by link from another feed)."""
+        if not items or self.db.execute("SELECT 1 FROM pruned LIMIT 1").fetchone() is None:
+            return items
+        keys = {r[0] for r in self._lookup("SELECT key FROM pruned WHERE key IN ({})", [i.key for i in items])}
+        links = {r[0] for r in self._lookup("SELECT link FROM pruned WHERE link IN ({})",
+                                            list({i.link for i in items if i.link}))}
+        return [i for i in items if i.key not in keys and not (i.link and i.link in links)]
 
 
 class _Transaction:

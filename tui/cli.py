@@ -23,6 +23,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("scenario", "scenario", "what an allocation of retirement money buys in BTC/ETH"),
     ("watch", "watch", "headless: stream new flagged items as JSONL"),
     ("search", "search", "search the stored history"),
+    ("export", "export", "export the stored history as CSV or JSONL"),
     ("opml", "opml", "import or export the feed list as OPML"),
     ("serve", "serve", "serve the app to a browser (textual-serve)"),
 )
