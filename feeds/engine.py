@@ -15,10 +15,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from feeds.alerts import AlertRules, HookRunner, raise_alerts
 from feeds.config import Config, FeedConfig
 from feeds.fetch import FetchError, Fetcher
-from feeds.model import AlertRaised, ConfigReloaded, FeedState, FeedStatus, Item, NewItems
+from feeds.model import FeedState, FeedStatus, Item, NewItems
 from feeds.parse import ParseError, parse_feed
 from feeds.scheduler import PollScheduler, next_delay
 from feeds.store import Store
@@ -28,7 +27,6 @@ log = logging.getLogger("policywatch.engine")
 
 Sink = Callable[[Any], None]
 INITIAL_ITEMS = 500
-RETENTION_EVERY = 24 * 3600.0  # seconds between prunes of old items ([store] retention_days)
 SMALL_RESPONSE = 16_384  # bytes; below this a worker round trip costs more than the parse
 
 
@@ -57,8 +55,7 @@ class Engine:
         self._own_executor = parse_executor is None
         self._locks: dict[str, asyncio.Lock] = {}
         self._stopped = False
-        self.alert_rules = AlertRules.from_config(config)
-        self.hooks = HookRunner(config.alerts.max_hooks, config.alerts.max_queued)
+        self.price_engine: Any = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -69,17 +66,16 @@ class Engine:
             self.reclassify_stored()
         return self.store
 
-    async def start(self, *, schedule: bool = True) -> None:
-        """Hand over the stored state, then start polling (unless schedule=False)."""
+    async def start(self, *, schedule: bool = True, prices: bool = True) -> None:
+        """Hand over the stored state, then start polling (unless schedule=False); with
+        prices, the price engine too (its stored 24 h first, then its sources)."""
         store = self.open()
-        self.apply_retention()
         self._emit(NewItems(tuple(store.recent(INITIAL_ITEMS)), initial=True))
         for feed in self.config.feeds:
             self._emit(FeedStatus(store.feed_state(feed.name)))
         self._ensure_fetcher()
         if schedule:
             self.scheduler.start()
-            self.scheduler.after("store:retention", RETENTION_EVERY, self._retention_job)
             now = datetime.now(timezone.utc)
             for index, feed in enumerate(self.config.feeds):
                 state = store.feed_state(feed.name)
@@ -89,11 +85,19 @@ class Engine:
                 # stagger the first polls a little so hosts are not hit all at once.
                 due = state.next_due if state.next_due and state.url == feed.url else now + timedelta(seconds=0.05 * index)
                 self.scheduler.at(self._job_id(feed), due, self._scheduled_poll, feed.name)
+        if prices and schedule and (self.config.prices.sources or self.config.prices.stream != "none"):
+            from feeds.prices import PriceEngine
+
+            self.price_engine = PriceEngine(self.config.prices, self._ensure_fetcher().client, store, self._emit,
+                                            scheduler=self.scheduler, jitter=self.config.fetch.jitter)
+            await self.price_engine.start()
 
     async def stop(self) -> None:
         self._stopped = True
+        if self.price_engine is not None:
+            await self.price_engine.stop()  # flushes pending ticks to the store
+            self.price_engine = None
         self.scheduler.shutdown()
-        await self.hooks.aclose()
         if self.fetcher is not None:
             await self.fetcher.aclose()
             self.fetcher = None
@@ -158,6 +162,8 @@ class Engine:
             feed = self.config.feed(name)
         except KeyError:
             return
+        if self._locks.get(name) is not None and self._locks[name].locked():
+            return  # a refresh is polling this feed now; it re-arms the schedule when done
         try:
             status = await self.poll_feed(feed)
         except asyncio.CancelledError:
@@ -215,7 +221,6 @@ class Engine:
             store.save_feed_state(state)
             if new:
                 self._emit(NewItems(tuple(new), feed=feed.name))
-                self._raise_alerts(new)
             return FeedStatus(state, fetched=len(items), new=len(new), items=tuple(items))
         except (FetchError, ParseError) as exc:
             retry_after = getattr(exc, "retry_after", None)
@@ -227,8 +232,9 @@ class Engine:
         failures = state.failures + 1
         delay = next_delay(feed.interval, failures, jitter=fetch.jitter, max_backoff=fetch.max_backoff,
                            retry_after=retry_after)
+        done = datetime.now(timezone.utc)  # counted from the end of the poll, as on success
         state = replace(state, url=feed.url, failures=failures, last_error=message, last_error_at=now,
-                        next_due=now + timedelta(seconds=delay), gone=gone)
+                        next_due=done + timedelta(seconds=delay), gone=gone)
         store.save_feed_state(state)
         log.info("feed %s failed (%d in a row): %s", feed.name, failures, message)
         return FeedStatus(state)
@@ -237,8 +243,11 @@ class Engine:
                  last_modified: str | None) -> FeedState:
         fetch = self.config.fetch
         delay = next_delay(feed.interval, 0, jitter=fetch.jitter, max_backoff=fetch.max_backoff)
+        # The next poll is counted from the end of this one: a slow response never leaves
+        # a due time in the past (which would re-fire the job while it is still running).
+        done = datetime.now(timezone.utc)
         return replace(state, url=feed.url, etag=etag, last_modified=last_modified, last_success=now,
-                       failures=0, gone=False, next_due=now + timedelta(seconds=delay))
+                       failures=0, gone=False, next_due=done + timedelta(seconds=delay))
 
     async def _parse(self, body: bytes, name: str, content_type: str | None, url: str):
         """Parse and classify off the event loop (in worker processes, across the cores),
@@ -256,44 +265,6 @@ class Engine:
             log.warning("parse worker pool broke; restarting it")
             self._executor = None
             raise ParseError("parser process died") from None
-
-    # ------------------------------------------------------------ alerts, reload, retention
-
-    def _raise_alerts(self, items: list[Item]) -> None:
-        """Announce the alerts new items raise; their hooks run in the background."""
-        try:
-            alerts = raise_alerts(self.alert_rules, self.hooks, items)
-        except Exception:  # an alert bug must not lose the poll
-            log.exception("alert rules failed")
-            return
-        for alert in alerts:
-            self._emit(AlertRaised(alert))
-
-    def apply_config(self, config: Config, path: str = "") -> ConfigReloaded:
-        """Switch to an edited config without a restart (feeds/reload.py says how)."""
-        from feeds.reload import apply_config
-
-        event = apply_config(self, config, path)
-        self._emit(event)
-        return event
-
-    def apply_retention(self) -> int:
-        """Prune items first seen more than [store] retention_days ago (0 keeps all)."""
-        days = self.config.store.retention_days
-        if not days:
-            return 0
-        removed = self.open().prune(datetime.now(timezone.utc) - timedelta(days=days))
-        if removed:
-            log.info("pruned %d items older than %g days", removed, days)
-        return removed
-
-    async def _retention_job(self) -> None:
-        try:
-            self.apply_retention()
-        except Exception:
-            log.exception("pruning old items failed")
-        if not self._stopped:
-            self.scheduler.after("store:retention", RETENTION_EVERY, self._retention_job)
 
     # ------------------------------------------------------------ queries for front ends
 

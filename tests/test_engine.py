@@ -211,3 +211,43 @@ async def test_a_broken_sink_does_not_stop_the_pipeline(server, write_config, tm
 
     [status] = await poll_once(config, tmp_path / "db.sqlite", sink)
     assert status.new == 3
+
+
+async def test_a_poll_slower_than_its_interval_keeps_its_schedule(server, write_config, tmp_path, events):
+    """The next due time counts from the end of a poll: a response slower than the interval
+    must not re-arm the job in the past (APScheduler would skip it and the feed go silent)."""
+    server.add("/slow.rss", Route.file(DATA / "policy.rss", delay=1.2))
+    config = load_config(write_config(
+        f'[fetch]\njitter = 0\n[prices]\nsources = []\nstream = "none"\n'
+        f'[[feeds]]\nname = "slow"\nurl = "{server.url("/slow.rss")}"\ninterval = 1\n'))
+    engine = Engine(config, tmp_path / "db.sqlite", events, classifier=None)
+    await engine.start()
+    await asyncio.sleep(5.5)
+    await engine.stop()
+    # 1.2 s per response + 1 s interval: at least 3 polls in 5.5 s, never two at once
+    assert len(server.requests_to("/slow.rss")) >= 3
+    assert server.max_active == 1
+
+
+async def test_engine_starts_and_stops_the_price_engine(server, write_config, tmp_path, events):
+    from feeds.model import AggregatePrice, PriceUpdate
+    prices = Path(__file__).parent / "data" / "prices"
+    base = server.url("")
+    server.add("/v2/prices/BTC-USD/spot", Route.file(prices / "coinbase_spot.json", content_type="application/json"))
+    config = load_config(write_config(
+        f'[prices]\ninterval = 30\nstream = "none"\n[[prices.sources]]\nkind = "coinbase"\nurl = "{base}"\n'
+        f'[[feeds]]\nname = "wire"\nurl = "{server.url("/p.rss")}"\n'))
+    server.add("/p.rss", Route.file(DATA / "policy.rss"))
+    engine = Engine(config, tmp_path / "db.sqlite", events, classifier=None)
+    await engine.start()
+    for _ in range(100):
+        if events.of(PriceUpdate):
+            break
+        await asyncio.sleep(0.05)
+    await engine.stop()
+    update = events.of(PriceUpdate)[0]
+    assert update.source == "coinbase" and update.error is None and update.tick.price > 0
+    assert engine.price_engine is None  # stopped with the engine
+    from feeds.store import Store
+    with Store(tmp_path / "db.sqlite") as store:
+        assert store.latest_tick("BTC-USD").price == update.tick.price  # flushed on stop
