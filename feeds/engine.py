@@ -15,18 +15,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from feeds.alerts import AlertRules, HookRunner, raise_alerts
 from feeds.config import Config, FeedConfig
 from feeds.fetch import FetchError, Fetcher
-from feeds.model import FeedState, FeedStatus, Item, NewItems
+from feeds.model import AlertRaised, ConfigReloaded, FeedState, FeedStatus, Item, NewItems
 from feeds.parse import ParseError, parse_feed
 from feeds.scheduler import PollScheduler, next_delay
-from feeds.store import Store
+from feeds.store import RULES_COMPLETE, Store
 from feeds.workers import make_executor, parse_and_classify
 
 log = logging.getLogger("policywatch.engine")
 
 Sink = Callable[[Any], None]
 INITIAL_ITEMS = 500
+RETENTION_EVERY = 24 * 3600.0  # seconds between prunes of old items ([store] retention_days)
 SMALL_RESPONSE = 16_384  # bytes; below this a worker round trip costs more than the parse
 
 
@@ -56,6 +58,8 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._stopped = False
         self.price_engine: Any = None
+        self.alert_rules = AlertRules.from_config(config)
+        self.hooks = HookRunner(config.alerts.max_hooks, config.alerts.max_queued)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -70,15 +74,17 @@ class Engine:
         """Hand over the stored state, then start polling (unless schedule=False); with
         prices, the price engine too (its stored 24 h first, then its sources)."""
         store = self.open()
+        self.apply_retention()
         self._emit(NewItems(tuple(store.recent(INITIAL_ITEMS)), initial=True))
         for feed in self.config.feeds:
-            self._emit(FeedStatus(store.feed_state(feed.name)))
+            self._emit(FeedStatus(store.feed_state(feed.name, count=False)))
         self._ensure_fetcher()
         if schedule:
             self.scheduler.start()
+            self.scheduler.after("store:retention", RETENTION_EVERY, self._retention_job)
             now = datetime.now(timezone.utc)
             for index, feed in enumerate(self.config.feeds):
-                state = store.feed_state(feed.name)
+                state = store.feed_state(feed.name, count=False)
                 if state.gone and state.url == feed.url:
                     continue
                 # Respect the stored next due time (no burst after a restart); otherwise
@@ -98,6 +104,7 @@ class Engine:
             await self.price_engine.stop()  # flushes pending ticks to the store
             self.price_engine = None
         self.scheduler.shutdown()
+        await self.hooks.aclose()
         if self.fetcher is not None:
             await self.fetcher.aclose()
             self.fetcher = None
@@ -146,11 +153,14 @@ class Engine:
         if self.classifier is None or self.store is None:
             return 0
         fingerprint = self.classifier.fingerprint
+        if self.store.get_meta(RULES_COMPLETE) == fingerprint:
+            return 0  # nothing stored since under other rules: no scan of the whole history
         changed = 0
         for batch in self.store.unclassified(fingerprint):
             self.store.set_classifications(
                 fingerprint, [(item.id, self.classifier.classify(item.title, item.summary)) for item in batch])
             changed += len(batch)
+        self.store.set_meta(RULES_COMPLETE, fingerprint)
         if changed:
             log.info("reclassified %d stored items under rules %s", changed, fingerprint)
         return changed
@@ -221,6 +231,7 @@ class Engine:
             store.save_feed_state(state)
             if new:
                 self._emit(NewItems(tuple(new), feed=feed.name))
+                self._raise_alerts(new)
             return FeedStatus(state, fetched=len(items), new=len(new), items=tuple(items))
         except (FetchError, ParseError) as exc:
             retry_after = getattr(exc, "retry_after", None)
@@ -265,6 +276,44 @@ class Engine:
             log.warning("parse worker pool broke; restarting it")
             self._executor = None
             raise ParseError("parser process died") from None
+
+    # ------------------------------------------------------------ alerts, reload, retention
+
+    def _raise_alerts(self, items: list[Item]) -> None:
+        """Announce the alerts new items raise; their hooks run in the background."""
+        try:
+            alerts = raise_alerts(self.alert_rules, self.hooks, items)
+        except Exception:  # an alert bug must not lose the poll
+            log.exception("alert rules failed")
+            return
+        for alert in alerts:
+            self._emit(AlertRaised(alert))
+
+    def apply_config(self, config: Config, path: str = "") -> ConfigReloaded:
+        """Switch to an edited config without a restart (feeds/reload.py says how)."""
+        from feeds.reload import apply_config
+
+        event = apply_config(self, config, path)
+        self._emit(event)
+        return event
+
+    def apply_retention(self) -> int:
+        """Prune items first seen more than [store] retention_days ago (0 keeps all)."""
+        days = self.config.store.retention_days
+        if not days:
+            return 0
+        removed = self.open().prune(datetime.now(timezone.utc) - timedelta(days=days))
+        if removed:
+            log.info("pruned %d items older than %g days", removed, days)
+        return removed
+
+    async def _retention_job(self) -> None:
+        try:
+            self.apply_retention()
+        except Exception:
+            log.exception("pruning old items failed")
+        if not self._stopped:
+            self.scheduler.after("store:retention", RETENTION_EVERY, self._retention_job)
 
     # ------------------------------------------------------------ queries for front ends
 
