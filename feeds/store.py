@@ -109,6 +109,9 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 PRUNED_MEMORY = timedelta(days=180)  # how long a pruned item's key keeps it from coming back
+RULES_COMPLETE = "rules.complete"  # meta: every stored item is classified under these rules
+SEEN_OUT_OF_ORDER = "search.seen_out_of_order"  # meta: some item was first seen before an older id
+FUTURE_SLACK = timedelta(hours=1)  # a published time may run this far past first_seen; later ones are clamped
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -149,6 +152,9 @@ class Store:
             self.db.execute("PRAGMA cache_size=-32768")  # 32 MB: index pages stay hot during large ingests
             self.db.execute("PRAGMA temp_store=MEMORY")
             self._migrate()
+            # counting a feed's items (feed health, every poll) scanned every source row
+            # without it: seconds per feed at millions of items (bench/scale.py)
+            self.db.execute("CREATE INDEX IF NOT EXISTS item_sources_feed ON item_sources(feed)")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open database: {exc}") from None
         except OSError as exc:
@@ -189,7 +195,7 @@ class Store:
         handful of statements, not thousands."""
         now = now or _now()
         now_ts = now.timestamp()
-        late = now + timedelta(hours=1)
+        late = now + FUTURE_SLACK
         window = TITLE_WINDOW.total_seconds()
         batch: list[Item] = []
         keys: set[str] = set()
@@ -235,6 +241,12 @@ class Store:
                 rows.append((item.key, item.link, item.guid, item.title, item.summary, item.title_key,
                              _ts(item.published), now_ts, sort_time, feed, flag, priority, tags, matches, score,
                              rules if item.classification else None))
+            newest = self.db.execute("SELECT max(first_seen) FROM items").fetchone()[0]
+            if newest is not None and now_ts < newest:  # the clock went back: search must not rely on id order
+                self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, '1')", (SEEN_OUT_OF_ORDER,))
+            complete = self.get_meta(RULES_COMPLETE)
+            if complete is not None and any(row[-1] != complete for row in rows):
+                self.db.execute("DELETE FROM meta WHERE key=?", (RULES_COMPLETE,))
             last_id = self.db.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
             self.db.executemany(
                 "INSERT INTO items(key, link, guid, title, summary, title_key, published, first_seen, sort_time,"
@@ -307,16 +319,46 @@ class Store:
             self.db.execute("UPDATE items SET read=? WHERE id=?", (int(read), item_id))
 
     def search(self, query: str, limit: int = 200) -> list[Item]:
-        """Full-text search over titles and summaries; words are ANDed, `word*` is a prefix."""
+        """Full-text search over titles and summaries; words are ANDed, `word*` is a prefix.
+        Newest first (sort_time, then id).
+
+        Sorting every match by time cost seconds at millions of items (bench/scale.py).
+        Instead matches are read newest id first, a page at a time (FTS5 walks its index
+        backwards and stops early), until no older id can beat the results: ids follow
+        first_seen, and an item's time is at most FUTURE_SLACK past its first_seen. If the
+        clock ever went back (first_seen out of id order), every match is sorted as before."""
         match = fts_query(query)
-        if not match:
+        if not match or limit <= 0:
             return []
-        rows = self.db.execute(
-            f"SELECT {self._ITEM_COLUMNS} FROM items_fts JOIN items ON items.id = items_fts.rowid "
-            "WHERE items_fts MATCH ? ORDER BY items.sort_time DESC LIMIT ?",
-            (match, limit),
-        ).fetchall()
-        return [self._item(r) for r in rows]
+        if self.get_meta(SEEN_OUT_OF_ORDER) is not None:
+            rows = self.db.execute(
+                f"SELECT {self._ITEM_COLUMNS} FROM items_fts JOIN items ON items.id = items_fts.rowid "
+                "WHERE items_fts MATCH ? ORDER BY items.sort_time DESC, items.id DESC LIMIT ?",
+                (match, limit),
+            ).fetchall()
+            return [self._item(r) for r in rows]
+        best: list[tuple[float, int]] = []  # (sort_time, id), newest first, at most `limit`
+        below, page, slack = None, max(2 * limit, 100), FUTURE_SLACK.total_seconds()
+        while True:
+            rows = self.db.execute(
+                "SELECT items.sort_time, items.id FROM items_fts JOIN items ON items.id = items_fts.rowid "
+                "WHERE items_fts MATCH ? AND items_fts.rowid < ? ORDER BY items_fts.rowid DESC LIMIT ?",
+                (match, below if below is not None else 1 << 62, page)).fetchall()
+            best = sorted(best + [tuple(r) for r in rows], reverse=True)[:limit]
+            if len(rows) < page:
+                break
+            below = rows[-1][1]
+            if len(best) == limit:
+                # every unread match has an id below `below`: first seen no later than the
+                # item just below it, so timed no later than that plus the slack
+                seen = self.db.execute("SELECT first_seen FROM items WHERE id < ? ORDER BY id DESC LIMIT 1",
+                                       (below,)).fetchone()
+                if seen is None or seen[0] + slack <= best[-1][0]:
+                    break
+            page = min(page * 4, 20_000)
+        found = {r["id"]: r for r in self._lookup(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE items.id IN ({{}})",
+                                                 [item_id for _, item_id in best])}
+        return [self._item(found[item_id]) for _, item_id in best]
 
     # ------------------------------------------------------------ classification
 
@@ -341,17 +383,20 @@ class Store:
 
     # ------------------------------------------------------------ feed state
 
-    def feed_state(self, feed: str) -> FeedState:
+    def feed_state(self, feed: str, *, count: bool = True) -> FeedState:
+        """The feed's stored state; count=False leaves item_count 0 (start-up needs no
+        counts, and at millions of items they cost seconds)."""
         row = self.db.execute("SELECT * FROM feed_state WHERE feed=?", (feed,)).fetchone()
         if row is None:
             return FeedState(feed=feed)
-        return self._state(row)
+        return self._state(row, count)
 
     def feed_states(self) -> list[FeedState]:
         return [self._state(r) for r in self.db.execute("SELECT * FROM feed_state ORDER BY feed")]
 
-    def _state(self, row: sqlite3.Row) -> FeedState:
-        count = self.db.execute("SELECT count(*) FROM item_sources WHERE feed=?", (row["feed"],)).fetchone()[0]
+    def _state(self, row: sqlite3.Row, count: bool = True) -> FeedState:
+        count = self.db.execute("SELECT count(*) FROM item_sources WHERE feed=?",
+                                (row["feed"],)).fetchone()[0] if count else 0
         return FeedState(feed=row["feed"], url=row["url"], etag=row["etag"], last_modified=row["last_modified"],
                          last_success=_dt(row["last_success"]), last_error=row["last_error"],
                          last_error_at=_dt(row["last_error_at"]), failures=row["failures"],

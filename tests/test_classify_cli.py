@@ -119,3 +119,9 @@ def test_eval_on_the_development_set(shared_data):
     report = json.loads(out.stdout)
     assert report["items"] >= 100
     assert report["flag"]["f1"] >= 0.95 and report["high"]["f1"] >= 0.90
+
+
+def test_a_byte_order_mark_on_the_first_line_is_accepted():
+    out = policywatch("classify", stdin=b'\xef\xbb\xbf{"title": "SEC approves bitcoin ETF"}\n')
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["flag"] is True

@@ -51,6 +51,22 @@ def test_sec_the_regulator_not_the_conference_or_seconds(rules, title, summary, 
     check(rules, title, summary, priority)
 
 
+@pytest.mark.parametrize("title, absent", [
+    ("DC plans to ban crypto ATMs", "retirement"),  # Washington, not a defined-contribution plan
+    ("NPS closes parks as Congress passes spending bill", "retirement"),  # the Park Service
+    ("Crypto.com Arena hosts the finals", "crypto"),
+    ("Ripple effect: rate cut lifts housing", "crypto"),
+    ("EU lawmakers revive crypto wars over chat scanning", "crypto"),
+    ("Chatbot maker's new model reads 2 million tokens", "crypto"),
+    ("Swimmer takes gold at world championships", "alternatives"),
+    ("Tax credits under the Inflation Reduction Act: IRA guidance for heat pumps", "retirement"),
+    ("Health savings accounts get bigger catch-up contributions", "retirement"),
+    ("Retired racehorses find new homes", "retirement"),
+])
+def test_word_traps_do_not_tag(rules, title, absent):
+    assert absent not in rules.classify(title, "").tags
+
+
 def test_lowercase_sec_is_not_the_regulator(rules):
     result = rules.classify("Bitcoin block times fall to 540 sec", "")
     assert "SEC" not in {m.term for m in result.matches}
@@ -207,6 +223,25 @@ def test_paraphrases_without_the_literal_keywords(rules, title, summary, priorit
     ("Labor Department&#8217;s proposal would let 401K plans add gold", "Comments are due in 60 days.", "high"),
 )
 def test_case_entities_and_spellings(rules, title, summary, priority):
+    check(rules, title, summary, priority)
+
+
+@family(
+    ("White House crypto czar says 401(k) order coming 'very soon'",
+     "The adviser told reporters the president is reviewing a draft.", "high"),
+    ("Labor secretary: 401(k) plans should be able to offer private equity",
+     "Chavez-DeRemer said the department will issue guidance.", "high"),
+    ("Sen. Warren asks Fidelity to reconsider bitcoin in 401(k)s", "The senator's letter cited volatility.", "high"),
+    ("Fed removes reputational risk from bank exams",
+     "Examiners will no longer consider reputational risk, which critics said hurt crypto firms.", "normal"),
+    ("ECB's Lagarde: digital euro legislation should pass by 2026", "The central bank chief urged lawmakers to act.",
+     "normal"),
+    ("Wyoming launches state-issued stablecoin", "The token is backed by dollars and Treasuries.", "normal"),
+    ("New York comptroller rejects calls to add crypto to pension fund",
+     "The comptroller said digital assets are too volatile.", "none"),
+    ("Bitcoin steady ahead of Fed decision", "Traders await the central bank's rate announcement.", "none"),
+)
+def test_official_statements_and_supervision(rules, title, summary, priority):
     check(rules, title, summary, priority)
 
 

@@ -40,7 +40,7 @@ def item_problem(obj: Any) -> str | None:
 
 
 class ItemReader:
-    """Iterate (line number, raw line, object) over the good lines of a JSONL stream;
+    """Iterate (line number, line text, object) over the good lines of a JSONL stream;
     each bad line gets one line on `errors` naming it, and is counted in `bad`."""
 
     def __init__(self, stream: BinaryIO, errors: TextIO, what: str) -> None:
@@ -49,22 +49,27 @@ class ItemReader:
         self.what = what
         self.bad = 0
 
-    def __iter__(self) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    def __iter__(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        loads = json.loads
         for number, raw in enumerate(self.stream, 1):
-            if not raw.strip():
+            try:
+                # decoded here rather than by json.loads(bytes), which sniffs the encoding
+                # of every line; a BOM is allowed on the first
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                self.skip(number, "not UTF-8 text")
                 continue
             try:
-                obj = json.loads(raw)
-            except UnicodeDecodeError:
-                problem = "not UTF-8 text"
+                obj = loads(text)
             except ValueError as exc:
-                problem = f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})"
-            else:
-                problem = item_problem(obj)
-                if problem is None:
-                    yield number, raw, obj
+                if text.isspace() or not text:
                     continue
-            self.skip(number, problem)
+                self.skip(number, f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})")
+                continue
+            if type(obj) is dict and type(obj.get("title")) is str and type(obj.get("summary", "")) in (str, type(None)):
+                yield number, text, obj
+            else:
+                self.skip(number, item_problem(obj) or "not an item")
 
     def skip(self, number: int, problem: str) -> None:
         self.bad += 1
@@ -80,18 +85,18 @@ def run(args: argparse.Namespace) -> int:
     pending: list[str] = []
     reader = ItemReader(sys.stdin.buffer, sys.stderr, "classify")
     added_keys = {"flag", "priority", "tags", "matches"} | ({"match_spans", "score"} if spans else set())
-    for _, raw, obj in reader:
+    for _, text, obj in reader:
         result = classify(obj["title"], obj.get("summary") or "")
         added = result.to_json()
         if spans:
             added["match_spans"] = [{"term": m.term, "tag": m.tag, "field": m.field, "start": m.start, "end": m.end}
                                     for m in result.matches]
             added["score"] = result.score
-        if raw.isascii() and added_keys.isdisjoint(obj):
+        if text.isascii() and added_keys.isdisjoint(obj):
             # The input line is kept as it is and the new fields are appended: no need to
             # re-encode what we did not change (ASCII only, so nothing can reach the
             # terminal unescaped; JSON itself forbids raw control characters).
-            pending.append(raw.rstrip().decode()[:-1] + ", " + encode(added)[1:])
+            pending.append(text.rstrip()[:-1] + ", " + encode(added)[1:])
         else:
             obj.update(added)
             pending.append(encode(obj))
