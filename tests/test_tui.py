@@ -518,3 +518,20 @@ async def test_new_items_above_a_reader_further_down_are_counted(config):
         assert headlines.current.title == "Markets wrap 3: stocks mixed as yields rise"
         await pilot.press("g")
         assert headlines.border_subtitle == "" and headlines.current.title == "Fresh two"
+
+
+@pytest.mark.parametrize("toml, key", [('[ui]\ntheme = "no-such-theme"\n', "ui.theme"),
+                                       ('[ui.keys]\n"headlines.nope" = "x"\n', "ui.keys.headlines.nope"),
+                                       ('[ui]\nbell = "loud"\n', "ui.bell")])
+def test_bad_ui_config_is_one_line_and_exit_2_before_the_screen_opens(write_config, toml, key):
+    import subprocess
+    import sys
+
+    path = write_config(toml)
+    done = subprocess.run([sys.executable, "-m", "tui", "--config", str(path)], capture_output=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert err.count("\n") == 1 and err.startswith("policywatch: config error: ")
+    assert f"{path}: {key}:" in err
+    assert done.stdout == b""

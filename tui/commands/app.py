@@ -6,7 +6,6 @@ loopback server, and the engine reads them through the real pipeline into a temp
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from tui.commands.common import config_from, db_path, fail
@@ -15,52 +14,18 @@ from tui.commands.common import config_from, db_path, fail
 def _log_to_file(level: str, path: Path | None) -> None:
     """The terminal belongs to the app: logs go to a rotating file in the state dir,
     through feeds.logs (which keeps untrusted text inert)."""
-    try:
-        from feeds.logs import configure
-    except ImportError:  # before feeds.logs existed
-        target = path or Path("policywatch.log")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(filename=str(target), level=getattr(logging, level, logging.WARNING))
-        return
+    from feeds.logs import configure
+
     configure(level, stderr=False, file=path if path is not None else True)
 
 
-class Monitor:
-    """The feed engine plus the price engine, started and stopped together, sharing the
-    store, the HTTP client and the scheduler. (Glue only: if feeds.engine.Engine starts
-    prices itself one day, this steps aside.)"""
+def engine_factory(config, database):
+    """Engine(config, db, sink): feeds and prices, on the app's own loop."""
 
-    def __init__(self, config, database, sink) -> None:
+    def make(sink):
         from feeds.engine import Engine
 
-        self.config = config
-        self.sink = sink
-        self.engine = Engine(config, database, sink)
-        self.prices = None
-
-    async def start(self) -> None:
-        await self.engine.start()
-        prices = self.config.prices
-        if getattr(self.engine, "price_engine", None) is None and (prices.sources or prices.stream != "none"):
-            from feeds.prices import PriceEngine
-
-            fetcher = self.engine._ensure_fetcher()
-            self.prices = PriceEngine(prices, fetcher.client, self.engine.open(), self.sink,
-                                      scheduler=self.engine.scheduler)
-            await self.prices.start()
-
-    async def stop(self) -> None:
-        if self.prices is not None:
-            await self.prices.stop()
-        await self.engine.stop()
-
-    def __getattr__(self, name: str):
-        return getattr(self.engine, name)
-
-
-def engine_factory(config, database):
-    def make(sink):
-        return Monitor(config, database, sink)
+        return Engine(config, database, sink)
 
     return make
 
@@ -70,11 +35,18 @@ def run(args: argparse.Namespace) -> int:
     from feeds.config import ConfigError
 
     config = config_from(args)
+    from textual.theme import BUILTIN_THEMES
+
+    from tui.app import PolicyWatchApp, check_ui  # textual only on this path
+
+    try:
+        check_ui(config, BUILTIN_THEMES)
+    except ConfigError as exc:
+        fail(f"config error: {exc}")
     level = getattr(args, "log_level", "WARNING") or "WARNING"
     demo = None
     if getattr(args, "demo", False):
         from feeds.demo import Demo
-
         from feeds.store import Store
 
         demo = Demo.start()
@@ -91,15 +63,7 @@ def run(args: argparse.Namespace) -> int:
         badge = ""
     _log_to_file(level, paths.state_dir() / "demo.log" if demo else None)
 
-    from tui.app import PolicyWatchApp, check_ui  # textual only on this path
-
     app = PolicyWatchApp(config, database, engine_factory=engine_factory(config, database), badge=badge)
-    try:
-        check_ui(config, app.available_themes)
-    except ConfigError as exc:
-        if demo is not None:
-            demo.stop()
-        fail(f"config error: {exc}")
     try:
         result = app.run()
     finally:
