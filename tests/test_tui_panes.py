@@ -291,3 +291,16 @@ async def test_headlines_still_move_while_prices_stream(config):
             app.sink(aggregate(str(116000 + n)))
             await pilot.press("j")
         assert app.query_one("#headlines").cursor == 29
+
+
+async def test_a_short_scenario_pane_keeps_the_main_outputs_on_screen(config):
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(60, 20)) as pilot:
+        app.sink(aggregate("116300"))
+        app.switch_pane("scenario")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Participants" in text and "Inflow $87.00B" in text and "BTC 748,065" in text
+        await pilot.resize_terminal(80, 40)
+        await pilot.pause()
+        assert "Contributions" in screen_text(app)  # room again: the secondary outputs return

@@ -347,6 +347,14 @@ class ScenarioPane(Widget, can_focus=True):
         return shown or "—"
 
     def render(self) -> Text:
+        """Inputs then outputs; in a short pane the secondary outputs give way first."""
+        height = self.content_region.height or 999
+        out = self._compose_text(compact=False)
+        if len(out.plain.splitlines()) > height:
+            out = self._compose_text(compact=True)
+        return out
+
+    def _compose_text(self, compact: bool) -> Text:
         style = self.get_component_rich_style
         out = Text(no_wrap=False, overflow="fold")
         for index, field in enumerate(FIELDS):
@@ -358,17 +366,18 @@ class ScenarioPane(Widget, can_focus=True):
                 value_style = value_style + style("scenario--live")
             out.append(" " + self._value_text(field), value_style)
             out.append("\n")
-        out.append("\n")
+        if not compact:
+            out.append("\n")
         result = self.result
         if self.error:
             out.append_text(safe.text(self.error, style("scenario--error"), one_line=False))
             out.append("\n")
         if result is not None:
-            self._render_result(out, result)
+            self._render_result(out, result, compact)
         out.rstrip()
         return out
 
-    def _render_result(self, out: Text, result: sc.ScenarioResult) -> None:
+    def _render_result(self, out: Text, result: sc.ScenarioResult, compact: bool = False) -> None:
         style = self.get_component_rich_style
         muted, big, value = style("scenario--muted"), style("scenario--big"), style("scenario--output")
         i = result.inputs
@@ -395,11 +404,11 @@ class ScenarioPane(Widget, can_focus=True):
                 if flow.per_day_vs_issuance is not None:
                     out.append(f" = {flow.per_day_vs_issuance:.1f}× issuance", value)
                 out.append("\n")
-            if flow.implied_price is not None and flow.implied_change is not None:
+            if flow.implied_price is not None and flow.implied_change is not None and not compact:
                 out.append(f"  implied ${flow.implied_price:,.0f} ({flow.implied_change:+.2f}%)", value)
                 out.append(f" at {plain(i.multiplier)}×\n", muted)
         tiers = result.contributions
-        if tiers and i.participants:
+        if tiers and i.participants and not compact:
             tier = tiers[0]
             people = f"{i.participants / 1e6:.3g}M" if i.participants >= 1_000_000 else f"{i.participants:,}"
             out.append(f"Contributions: {people} people at the\n{tier.label}\n", style("scenario--heading"))
