@@ -51,7 +51,8 @@ _ESCAPES = re.compile(
 )
 # C0/C1 controls (tab/newline become spaces first), bidi overrides and isolates, zero-width
 # characters and BOMs, and Unicode non-characters.
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ufffe\uffff]")
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ufffe\uffff"
+                        "\ud800-\udfff]")  # lone surrogates (JSON "\\ud800"): SQLite and UTF-8 cannot encode them
 _SPACE = re.compile(r"\s+")
 
 
@@ -92,7 +93,8 @@ def html_to_text(value: str) -> str:
 
 
 # Anything clean_text has to look at; plain text without it only needs its spaces collapsed.
-_NEEDS_WORK = re.compile("[<&\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\uffff]")
+_NEEDS_WORK = re.compile("[<&\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\uffff"
+                         "\ud800-\udfff]")
 
 
 def clean_text(value: Any, limit: int | None = None) -> str:

@@ -6,6 +6,7 @@ backoff and Retry-After simply move the next due time, and nothing runs twice at
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
@@ -34,6 +35,15 @@ def next_delay(interval: float, failures: int, *, jitter: float, max_backoff: fl
     return max(delay, 1.0)
 
 
+async def _quiet_on_cancel(func: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    """Run one job. shutdown() cancels the jobs in flight: that is an ordinary end, not a
+    crash for APScheduler to log at ERROR with a traceback (found by tests/test_chaos.py)."""
+    try:
+        await func(*args)
+    except asyncio.CancelledError:
+        pass
+
+
 class PollScheduler:
     """Named one-shot jobs on an AsyncIOScheduler bound to the running event loop."""
 
@@ -60,7 +70,7 @@ class PollScheduler:
         now = datetime.now(timezone.utc)
         if when < now:
             when = now
-        self._scheduler.add_job(func, DateTrigger(run_date=when), args=args, id=job_id,
+        self._scheduler.add_job(_quiet_on_cancel, DateTrigger(run_date=when), args=(func, *args), id=job_id,
                                 replace_existing=True, name=job_id)
 
     def after(self, job_id: str, seconds: float, func: Callable[..., Awaitable[Any]], *args: Any) -> None:

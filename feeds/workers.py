@@ -7,6 +7,8 @@ classifier once from the (picklable) classifier config."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -16,8 +18,24 @@ from feeds.parse import ParsedFeed, parse_feed
 _classifier = None
 
 
+def _exit_with_parent() -> None:
+    """In a spawned worker: exit as soon as the parent process dies. A SIGKILLed or
+    OOM-killed monitor would otherwise leave its idle workers (and multiprocessing's
+    resource tracker) running forever (found by tests/test_crash.py)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # a thread in the main process (parse_processes = 0)
+        return
+
+    def wait() -> None:
+        parent.join()  # returns when the parent's end of the spawn pipe closes
+        os._exit(0)
+
+    threading.Thread(target=wait, name="policywatch-parent-watch", daemon=True).start()
+
+
 def _init_worker(classifier_config: ClassifierConfig | None) -> None:
     global _classifier
+    _exit_with_parent()
     _classifier = None
     if classifier_config is not None:
         from feeds.classify import Classifier

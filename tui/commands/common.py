@@ -16,7 +16,11 @@ EXIT_CONFIG = 2
 
 
 def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
-    print(f"policywatch: {message}", file=sys.stderr)
+    """One line on stderr and exit. The message may quote a config key or a server's
+    words, so control and escape characters are shown as backslash escapes."""
+    from feeds.logs import inert
+
+    print(f"policywatch: {inert(message)}", file=sys.stderr)
     raise SystemExit(code)
 
 
