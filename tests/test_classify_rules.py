@@ -240,6 +240,15 @@ def test_case_entities_and_spellings(rules, title, summary, priority):
     ("New York comptroller rejects calls to add crypto to pension fund",
      "The comptroller said digital assets are too volatile.", "none"),
     ("Bitcoin steady ahead of Fed decision", "Traders await the central bank's rate announcement.", "none"),
+    ("EBSA chief promises 'neutral' stance on crypto in retirement plans",
+     "The assistant secretary said the agency would not favor or disfavor any asset class.", "high"),
+    ("SEC's Atkins says most crypto tokens are not securities",
+     "The chairman outlined a token taxonomy in a speech.", "normal"),
+    ("Senate Democrats block stablecoin bill in procedural vote",
+     "The measure fell short of the 60 votes needed.", "normal"),
+    ("Bitcoin rallies 5% after House passes crypto bills",
+     "Traders cheered the progress on market structure legislation.", "none"),
+    ("Trump family's crypto firm raises $500 million", "World Liberty Financial sold tokens to investors.", "none"),
 )
 def test_official_statements_and_supervision(rules, title, summary, priority):
     check(rules, title, summary, priority)
