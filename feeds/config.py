@@ -220,17 +220,37 @@ class Origin:
         self.user_file = user_file
         self.user = user
 
-    def file_of(self, key: str) -> Path:
+    def file_of(self, key: str, *, missing: bool = False) -> Path:
+        """The file that set `key` (a KeyPath keeps the real parts, so quoted keys with
+        dots are found). With missing=True the key is absent: blame the user's file when
+        the table that lacks it is the user's own."""
         if self.user_file is None:
             return self.default_file
+        parts = key.parts if isinstance(key, KeyPath) else _split_key(key)
         node: Any = self.user
-        for part in _split_key(key):
+        for depth, part in enumerate(parts):
             if isinstance(node, list):
                 return self.user_file  # user arrays replace the default ones whole
-            if isinstance(part, int) or not isinstance(node, Mapping) or part not in node:
-                return self.default_file
+            if not isinstance(node, Mapping) or isinstance(part, int) or part not in node:
+                last = depth == len(parts) - 1
+                return self.user_file if missing and last and isinstance(node, Mapping) else self.default_file
             node = node[part]
         return self.user_file
+
+
+class KeyPath(str):
+    """A dotted key for messages ("feeds[2].url") that also keeps its real parts, since a
+    quoted TOML key may itself contain dots or brackets."""
+
+    parts: tuple[str | int, ...]
+
+    def __new__(cls, parts: tuple[str | int, ...]) -> "KeyPath":
+        text = ""
+        for part in parts:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        self = super().__new__(cls, text)
+        self.parts = tuple(parts)
+        return self
 
 
 def _split_key(key: str) -> list[str | int]:
@@ -255,18 +275,18 @@ class Table:
     """A TOML table being validated: typed getters, and a check that no unknown key is left."""
 
     def __init__(self, data: Any, key: str, origin: Origin) -> None:
-        self.key = key
+        self.key = key if isinstance(key, KeyPath) else KeyPath(tuple(_split_key(key)))
         self.origin = origin
         if not isinstance(data, Mapping):
             raise self.error(key, "must be a table")
         self.data = data
         self.seen: set[str] = set()
 
-    def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.origin.file_of(key), key, problem)
+    def error(self, key: str, problem: str, *, missing: bool = False) -> ConfigError:
+        return ConfigError(self.origin.file_of(key, missing=missing), key, problem)
 
-    def path(self, name: str) -> str:
-        return f"{self.key}.{name}" if self.key else name
+    def path(self, name: str | int) -> KeyPath:
+        return KeyPath(self.key.parts + (name,))
 
     def has(self, name: str) -> bool:
         return name in self.data
@@ -275,7 +295,7 @@ class Table:
         self.seen.add(name)
         if name not in self.data:
             if default is ...:
-                raise self.error(self.path(name), "is required")
+                raise self.error(self.path(name), "is required", missing=True)
             return default
         value = self.data[name]
         ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
@@ -308,7 +328,7 @@ class Table:
         value = self.data.get(name, [])
         if not isinstance(value, list):
             raise self.error(self.path(name), "must be an array of tables ([[...]])")
-        return [Table(v, f"{self.path(name)}[{i}]", self.origin) for i, v in enumerate(value)]
+        return [Table(v, KeyPath(self.path(name).parts + (i,)), self.origin) for i, v in enumerate(value)]
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)

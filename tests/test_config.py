@@ -122,3 +122,17 @@ def test_default_config_is_the_repository_file_in_a_checkout():
     # In a wheel it is feeds/default_config.toml, force-included from this same file.
     shipped = default_config_file()
     assert shipped.read_bytes() == (REPO / "config.toml").read_bytes()
+
+
+def test_a_required_key_missing_from_the_users_table_blames_the_users_file(write_config):
+    path = write_config("[[feeds]]\nname = 'no url here'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert (info.value.file, info.value.key, info.value.problem) == (str(path), "feeds[0].url", "is required")
+
+
+def test_quoted_keys_with_dots_and_brackets_are_reported_whole(write_config):
+    path = write_config('[fetch]\n"a.b[0]" = 1\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.file == str(path) and info.value.key == "fetch.a.b[0]"

@@ -121,7 +121,8 @@ def test_arbitrary_bytes_only_ever_raise_parse_error(body):
 # Any code point, with the troublesome ones drawn often: lone surrogates, controls, format
 # characters (bidi, zero-width) and separators. JSON can carry them all as \u escapes.
 # (st.text never yields surrogates, so the strings are joined from a list.)
-ANY_TEXT = st.lists(st.one_of(st.characters(categories=["Cs"]), st.characters(categories=["Cc", "Cf", "Zl", "Zp", "Zs"]),
+ANY_TEXT = st.lists(st.one_of(st.characters(categories=["Cs"]),
+                              st.characters(categories=["Cc", "Cf", "Zl", "Zp", "Zs"]),
                               st.characters(codec=None)), max_size=40).map("".join)
 
 
@@ -209,7 +210,8 @@ bell = true
 ]
 CONFIG_TOKENS = ["[", "]", "[[", "]]", "=", '"', "'", "\n", "\\", "\\u0000", "\\u001b[31m", "#", ",", "{", "}",
                  "[[feeds]]", "[fetch]", "[prices]", "[[prices.sources]]", "[scenario.pools]", "[classifier]",
-                 "-1", "0", "1e999", "nan", "inf", "-inf", "true", "1979-05-27T07:32:00Z", "0x10", "99999999999999999999",
+                 "-1", "0", "1e999", "nan", "inf", "-inf", "true", "1979-05-27T07:32:00Z", "0x10",
+                 "99999999999999999999",
                  '"ftp://x"', '"javascript:alert(1)"', '"http://"', '""', "[]", "{}", "\x00", "\x1b", "\ud800",
                  'url = "http://127.0.0.1/"', 'name = "x"', 'kind = "nope"', 'interval = "10"',
                  'split = "BTC=150"', 'when = "flag and ("', 'terms = [1, 2]', "\u202e"]
@@ -278,11 +280,9 @@ CLI_CASES = {
     "hostile-feed": SEED_CONFIGS[1] + '\n[[feeds]]\nname = "\\u202eevil\\u001b[31m"\nurl = "javascript:alert(1)"\n',
     "bad-utf8": None,
 }
-BLAMES_THE_DEFAULTS = {"escape-in-key"}  # see the xfail below
+BLAMES_THE_DEFAULTS: set[str] = set()  # every mutated user file is named in its own error
 
 
-@pytest.mark.xfail(strict=True, reason="feeds.config.Origin.file_of splits a key on '.' and '[', so a user key "
-                   "containing them is looked up wrongly and the error names the shipped config.toml")
 def test_an_unknown_key_with_dots_is_blamed_on_the_users_file(write_config):
     path = write_config('[fetch]\n"a.b" = 1\n')
     with pytest.raises(ConfigError) as raised:
