@@ -30,7 +30,7 @@ from tests.loopback import Route
 # Timeouts short enough for a test, long enough that a byte a second never trips the read
 # timeout: only the total deadline stops the drip.
 FETCH = "[fetch]\nconnect_timeout = 2\nread_timeout = 2\ntotal_timeout = 3\n"
-# Stay far below the default 5 MB cap's consequences: a bomb may cost the cap, not its size.
+# A bomb may cost about the size cap (5 MB by default), never its expanded size (256 MB-1 GB).
 BOMB_MEMORY_MB = 40
 
 pytestmark = [
@@ -102,17 +102,12 @@ async def test_each_fault_ends_as_its_own_clear_state(fault, chaos, write_config
             assert len(title) == MAX_TITLE and title.startswith("AAAA") and title.endswith("…")
         case "/invalid-utf8":
             [(title,)] = stored
-            assert title.startswith("Bad bytes") and title.encode("utf-8")  # valid text, stored
+            assert title.startswith("Bad bytes ") and " here " in title and " and " in title  # nothing lost
         case path if path.startswith("/bomb") or path.startswith("/huge"):
             assert memory.peak_mb < BOMB_MEMORY_MB, f"{path} cost {memory.peak_mb:.0f} MB"
-    if fault.expect is not None and fault.path not in ("/503", "/429"):
-        assert not state.gone or fault.path == "/410"
-        # an ordinary failure backs off from the interval, it does not stop polling
-        assert wait is not None and wait >= timedelta(seconds=1)
-
-
-def test_every_chaos_path_is_a_distinct_fault():
-    assert len(FAULT_BY_PATH) == len(FAULTS) >= 21
+    if fault.expect is not None and fault.path != "/410":
+        # an ordinary failure backs off from the interval; it does not stop polling
+        assert not state.gone and wait >= timedelta(seconds=1)
 
 
 async def test_stopping_with_a_job_in_flight_logs_no_error(caplog):
@@ -280,8 +275,8 @@ async def test_engine_survives_thirty_chaos_feeds_beside_ten_good_ones(chaos, se
     # nothing unhandled in the log
     bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not bad, [(r.name, r.getMessage()) for r in bad]
-    print(f"\nchaos run: {sum(len(g.served) for g in good)} good polls, peak RSS +{memory.peak_mb:.0f} MB (parse workers {workers_mb:.0f} MB), "
-          f"max loop lag {lag * 1000:.0f} ms")
+    print(f"\nchaos run: {sum(len(g.served) for g in good)} good polls, peak RSS +{memory.peak_mb:.0f} MB "
+          f"(parse workers {workers_mb:.0f} MB), max loop lag {lag * 1000:.0f} ms")
 
 
 @pytest.mark.xfail(strict=True, reason="Engine._poll calls store.ingest on the event loop: storing 20,000 new "

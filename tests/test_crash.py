@@ -108,7 +108,8 @@ def test_sigkill_mid_ingest_loses_nothing_printed_and_duplicates_nothing(server,
     feeds = [GrowingFeed(n) for n in range(FEEDS)]
     text = "[fetch]\njitter = 0\n"
     for feed in feeds:
-        text += f'[[feeds]]\nname = "crash {feed.n}"\nurl = "{server.add(f"/crash/{feed.n}", Route(body=feed))}"\ninterval = 1\n'
+        url = server.add(f"/crash/{feed.n}", Route(body=feed))
+        text += f'[[feeds]]\nname = "crash {feed.n}"\nurl = "{url}"\ninterval = 1\n'
     text += '[prices]\nsources = []\nstream = "none"\n'
     config = write_config(text)
     db = tmp_path / "watch.db"
