@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -51,11 +52,27 @@ def parse_and_classify(body: bytes, feed: str, content_type: str | None, url: st
     return replace(parsed, items=tuple(replace(i, classification=classify(i.title, i.summary)) for i in parsed.items))
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker against the real stderr. It hands
+    sys.stderr.fileno() to its process; under Textual sys.stderr is a capture whose
+    fileno() is -1, so the TUI's first pool failed ("bad value(s) in fds_to_keep") and
+    every large feed with it (found by bench/startup.py)."""
+    from multiprocessing import resource_tracker
+
+    captured = sys.stderr
+    try:
+        sys.stderr = sys.__stderr__
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = captured
+
+
 def make_executor(processes: int, classifier_config: ClassifierConfig | None) -> Executor:
     """A process pool of `processes` workers, or one thread when processes is 0."""
     if processes <= 0:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policywatch-parse",
                                       initializer=_init_worker, initargs=(classifier_config,))
         return executor
+    _start_resource_tracker()
     return ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(classifier_config,))

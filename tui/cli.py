@@ -50,7 +50,29 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
                              "XDG state dir, headless commands to stderr")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Probe(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise ValueError(message)
+
+
+def chosen_command(argv: Sequence[str] | None) -> str | None:
+    """The subcommand argv names ("" for none: the app), or None when unsure."""
+    probe = _Probe(add_help=False)
+    add_common(probe)
+    probe.add_argument("--demo", action="store_true")
+    probe.add_argument("command", nargs="?", default="")
+    try:
+        known, _ = probe.parse_known_args(argv)
+    except ValueError:
+        return None
+    return known.command if known.command in ("", *(c for c, _, _ in COMMANDS)) else None
+
+
+def build_parser(argv: Sequence[str] | None = None, *, lazy: bool = False) -> argparse.ArgumentParser:
+    """The full parser. With lazy=True only the subcommand argv names gets its module
+    imported (the others are listed for --help only): importing every command's module
+    cost the app's start-up and `fetch` a few hundred ms (bench/startup.py)."""
+    wanted = chosen_command(argv if argv is not None else sys.argv[1:]) if lazy else None
     parser = argparse.ArgumentParser(
         prog="policywatch",
         description="Terminal monitor for US retirement-plan (401(k)) and crypto policy news.",
@@ -61,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run offline on recorded feeds and prices served from loopback")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command, module_name, help_text in COMMANDS:
+        if wanted is not None and command != wanted:
+            if importlib.util.find_spec(f"tui.commands.{module_name}") is not None:
+                sub.add_parser(command, help=help_text, description=help_text)
+            continue
         module = _command_module(module_name)
         if module is None:
             continue
@@ -72,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv, lazy=True)
     args = parser.parse_args(argv)
     try:
         if getattr(args, "run", None) is not None:

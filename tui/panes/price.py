@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -35,6 +36,18 @@ def age_text(seconds: float, compact: bool = False) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def update_line(widget: Static, content: Text) -> None:
+    """Static.update, asking for a layout of the screen only when the widget's height may
+    change (its line count, or a line that may wrap). A layout on every price tick kept
+    keys waiting behind it (bench/responsiveness.py)."""
+    width = widget.content_region.width
+    lines = content.plain.split("\n")
+    shape = (len(lines), width > 0 and max(cell_len(line) for line in lines) <= width)
+    settled = shape[1] and getattr(widget, "_line_shape", None) == shape
+    widget._line_shape = shape
+    widget.update(content, layout=not settled)
 
 
 class PricePane(Vertical, can_focus=True):
@@ -186,7 +199,7 @@ class PricePane(Vertical, can_focus=True):
         text = money(price)
         digits = self.query_one("#price-digits", Digits)
         small = self.query_one("#price-small", Static)
-        small.update(Text(f"{self.symbol} {text}"))
+        update_line(small, Text(f"{self.symbol} {text}"))
         for widget in (digits, small):
             widget.set_class(self.direction > 0, "-up")
             widget.set_class(self.direction < 0, "-down")
@@ -221,7 +234,7 @@ class PricePane(Vertical, can_focus=True):
             delta = self.aggregate.price - self.previous
             line.append("   tick " if self.content_region.width >= 32 else "\ntick ", self._style("muted"))
             line.append(f"{delta:+,.2f}", self._style("up" if delta > 0 else "down" if delta < 0 else "muted"))
-        self.query_one("#price-change", Static).update(line)
+        update_line(self.query_one("#price-change", Static), line)
 
     def _render_chart(self) -> None:
         if not self.is_mounted:
@@ -241,7 +254,7 @@ class PricePane(Vertical, can_focus=True):
             line.append(money(Decimal(repr(max(values))), 0), self._style("up"))
         else:
             line.append("no price history yet", self._style("muted"))
-        self.query_one("#price-range", Static).update(line)
+        update_line(self.query_one("#price-range", Static), line)
 
     def _render_sources(self) -> None:
         if not self.is_mounted:
@@ -275,7 +288,7 @@ class PricePane(Vertical, can_focus=True):
                 out.append_text(safe.text(self.errors[name][:80], self._style("bad")))
             out.append("\n")
         out.rstrip()
-        self.query_one("#price-sources", Static).update(out)
+        update_line(self.query_one("#price-sources", Static), out)
 
     def _render_warnings(self) -> None:
         if not self.is_mounted:
@@ -294,7 +307,7 @@ class PricePane(Vertical, can_focus=True):
         elif agg is None or agg.price is None:
             out.append("waiting for prices…", self._style("muted"))
         out.rstrip()
-        self.query_one("#price-warn", Static).update(out)
+        update_line(self.query_one("#price-warn", Static), out)
         self.set_class(age is not None and age >= self.stale_after, "-stale")
         self.border_subtitle = self._state_label(age)
 

@@ -169,7 +169,10 @@ class ScenarioPane(Widget, can_focus=True):
             self.error = None
         except (sc.ScenarioError, ValueError, ArithmeticError, TypeError) as exc:
             self.error = str(exc)
-        self.refresh(layout=True)
+        # a layout of the whole screen on every price tick kept keys waiting
+        # (bench/responsiveness.py): only a pane sized by its content needs one
+        height = self.styles.height
+        self.refresh(layout=height is None or height.is_auto)
         self.post_message(self.Changed(self.result))
 
     def on_mount(self) -> None:
