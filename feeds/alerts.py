@@ -2,7 +2,10 @@
 
 Rules come from `[[alerts.rules]]` in the config. `when` is a tag expression parsed by
 feeds.tagexpr (the classifier's own parser, so the two languages never drift apart) over
-the item's tags plus `flag`, `high` and `normal`. A hook is an argv list run without a
+the item's tags plus `flag`, `high` and `normal`. Only news raises alerts: an item
+published (or, undated, first seen) more than `[alerts] max_age_hours` ago raises none,
+so a first run, a new feed or a feed back after an outage stays quiet about old stories
+in the monitor and in `watch` hooks alike. A hook is an argv list run without a
 shell; it gets the item as JSON on stdin, is killed after its timeout, and only ever
 logs its trouble: a slow or broken hook never holds up the engine."""
 
@@ -14,10 +17,12 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import AbstractSet, Iterable
 
 from feeds.config import AlertRuleConfig, AlertsConfig, Config
 from feeds.model import Alert, Item
+from feeds.store import FUTURE_SLACK
 from feeds.tagexpr import Expr, parse
 
 log = logging.getLogger("policywatch.alerts")
@@ -36,6 +41,15 @@ def held_names(item: Item) -> frozenset[str]:
     if c.priority in ("high", "normal"):
         names.add(c.priority)
     return frozenset(names)
+
+
+def news_time(item: Item, now: datetime) -> datetime:
+    """When the item was news: its published time, unless it has none or it lies in the
+    future (then when the store first saw it), the same time the store orders by."""
+    seen = item.first_seen or now
+    if item.published is not None and item.published <= seen + FUTURE_SLACK:
+        return item.published
+    return seen
 
 
 @dataclass(frozen=True)
@@ -75,22 +89,33 @@ class AlertRule:
 
 
 class AlertRules:
-    """The compiled rules of one configuration."""
+    """The compiled rules of one configuration; `max_age` (None: no limit) is how old an
+    item may be and still raise alerts."""
 
-    def __init__(self, rules: Iterable[AlertRule] = ()) -> None:
+    def __init__(self, rules: Iterable[AlertRule] = (), max_age: timedelta | None = None) -> None:
         self.rules = tuple(rules)
+        self.max_age = max_age
 
     @classmethod
     def from_config(cls, config: Config | AlertsConfig) -> "AlertRules":
         alerts = config.alerts if isinstance(config, Config) else config
-        return cls(AlertRule.from_config(r) for r in alerts.rules)
+        max_age = timedelta(hours=alerts.max_age_hours) if alerts.max_age_hours else None
+        return cls((AlertRule.from_config(r) for r in alerts.rules), max_age)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def match(self, item: Item) -> list[Alert]:
-        """One alert per rule the item meets (an unclassified item meets none)."""
-        if not self.rules:
+    def is_news(self, item: Item, now: datetime | None = None) -> bool:
+        """Recent enough to alert on (always, without a max_age)."""
+        if self.max_age is None:
+            return True
+        now = now or datetime.now(timezone.utc)
+        return news_time(item, now) >= now - self.max_age
+
+    def match(self, item: Item, now: datetime | None = None) -> list[Alert]:
+        """One alert per rule the item meets (an unclassified item, or one older than
+        max_age, meets none)."""
+        if not self.rules or not self.is_news(item, now):
             return []
         held = held_names(item)
         return [rule.alert(item) for rule in self.rules if rule.applies(item, held)]
@@ -237,12 +262,14 @@ class HookRunner:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def raise_alerts(rules: AlertRules, hooks: HookRunner, items: Iterable[Item]) -> list[Alert]:
+def raise_alerts(rules: AlertRules, hooks: HookRunner, items: Iterable[Item],
+                 now: datetime | None = None) -> list[Alert]:
     """Match new items against the rules and start the hooks of those that fire; returns
     the alerts for the caller to announce."""
     alerts: list[Alert] = []
+    now = now or datetime.now(timezone.utc)
     for item in items:
-        for alert in rules.match(item):
+        for alert in rules.match(item, now):
             alerts.append(alert)
             rule = rules.hook_of(alert)
             if rule is not None:

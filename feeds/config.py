@@ -171,6 +171,9 @@ class AlertsConfig:
     rules: tuple[AlertRuleConfig, ...] = ()
     max_hooks: int = 4  # hooks running at once; more wait their turn
     max_queued: int = 100  # hooks waiting beyond this are dropped (and logged)
+    # Only items published (or, undated, first seen) this recently raise alerts, so a first
+    # poll or a feed back after an outage does not alert on old news; 0 = no limit.
+    max_age_hours: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -617,7 +620,9 @@ def _alerts(t: Table, classifier: ClassifierConfig | None = None,
         ))
         r.done()
     cfg = AlertsConfig(rules=tuple(rules), max_hooks=t.positive("max_hooks", int, d.max_hooks),
-                       max_queued=t.positive("max_queued", int, d.max_queued))
+                       max_queued=t.positive("max_queued", int, d.max_queued),
+                       max_age_hours=t.get("max_age_hours", float, d.max_age_hours,
+                                           check=lambda v: None if v >= 0 else "must not be negative (0 = no limit)"))
     t.done()
     return cfg
 

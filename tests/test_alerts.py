@@ -9,6 +9,8 @@ import logging
 import os
 import sys
 import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from feeds.engine import Engine
 from feeds.model import AlertRaised, NewItems
 from feeds.parse import make_item
 from tests.loopback import Route
+from tests.newsfeed import FRESH_HIGH, OLD_HIGH, fresh_and_old
 
 DATA = Path(__file__).parent / "data" / "feeds"
 PY = sys.executable
@@ -115,8 +118,49 @@ def test_duplicate_rule_names_are_refused(write_config):
         load_config(path)
 
 
-def test_shipped_config_has_no_active_rules():
-    assert load_config(use_user_file=False).alerts.rules == ()
+def test_shipped_config_alerts_on_new_high_items_with_a_toast_and_the_bell():
+    alerts = load_config(use_user_file=False).alerts
+    assert [(r.name, r.when, r.toast, r.bell, r.hook, r.feeds) for r in alerts.rules] == [
+        ("high priority", "high", True, True, (), ())]
+    assert alerts.max_age_hours == 6
+
+
+def test_user_rules_replace_the_shipped_rule_and_other_alert_keys_merge(write_config):
+    mine = load_config(write_config("[[alerts.rules]]\nname = 'mine'\nwhen = 'flag'\n"))
+    assert [r.name for r in mine.alerts.rules] == ["mine"]
+    tuned = load_config(write_config("[alerts]\nmax_age_hours = 0.5\n"))
+    assert [r.name for r in tuned.alerts.rules] == ["high priority"] and tuned.alerts.max_age_hours == 0.5
+
+
+@pytest.mark.parametrize("value, problem", [("-1", "must not be negative"), ("'6h'", "must be a number")])
+def test_bad_max_age_is_a_config_error(write_config, value, problem):
+    path = write_config(f"[alerts]\nmax_age_hours = {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.key == "alerts.max_age_hours" and problem in err.value.problem
+
+
+def test_only_recent_news_raises_alerts(config):
+    """Published (or, undated, first seen) within max_age_hours; a published time in the
+    future counts as first seen, as the store orders it."""
+    now = datetime(2025, 8, 7, 15, 30, tzinfo=timezone.utc)
+    rules = AlertRules.from_config(config)
+    assert rules.max_age == timedelta(hours=6)
+    high = item(config, "Executive order opens 401(k) plans to crypto and private equity")
+
+    def fires(published, first_seen) -> bool:
+        return bool(rules.match(replace(high, published=published, first_seen=first_seen), now))
+
+    assert fires(now - timedelta(hours=5, minutes=59), now)
+    assert not fires(now - timedelta(hours=6, minutes=1), now)  # old news, found now
+    assert not fires(None, now - timedelta(hours=7))  # undated: first seen long ago
+    assert fires(None, now - timedelta(hours=1))
+    assert fires(None, None)  # nothing says it is old
+    assert fires(now + timedelta(days=3), now - timedelta(hours=1))  # a future date: first seen counts
+    assert not fires(now + timedelta(days=3), now - timedelta(hours=7))
+    assert not fires(now - timedelta(days=400), None)
+    forever = AlertRules.from_config(replace(config.alerts, max_age_hours=0))
+    assert forever.max_age is None and forever.match(replace(high, published=now - timedelta(days=400)), now)
 
 
 # ---------------------------------------------------------------- hooks
@@ -209,6 +253,8 @@ url = "{wire}"
 [[feeds]]
 name = "other"
 url = "{other}"
+[alerts]
+max_age_hours = 0  # the recorded feeds are months old: alert on any age
 [[alerts.rules]]
 name = "slow"
 when = "high"
@@ -246,6 +292,8 @@ async def test_engine_stop_kills_running_hooks_after_a_grace_period(server, writ
 [[feeds]]
 name = "wire"
 url = "{wire}"
+[alerts]
+max_age_hours = 0  # the recorded feed is months old: alert on any age
 [[alerts.rules]]
 name = "stuck"
 when = "flag"
@@ -258,3 +306,31 @@ hook_timeout = 60
     started = time.monotonic()
     await engine.stop()
     assert time.monotonic() - started < 5 and engine.hooks.pending == 0
+
+
+async def test_old_news_on_a_first_poll_runs_no_hook(server, write_config, tmp_path):
+    """A first run finds stories of every age: only those published within max_age_hours
+    raise alerts, so a hook (what `watch` runs) never fires for last week's news."""
+    url = server.add("/desk.rss", Route(body=fresh_and_old()))
+    seen = tmp_path / "hook.jsonl"
+    config = load_config(write_config(f"""
+[[feeds]]
+name = "desk"
+url = "{url}"
+[[alerts.rules]]
+name = "high with hook"
+when = "high"
+hook = [{json.dumps(PY)}, "-c", "import sys; open({str(seen)!r}, 'a').write(sys.stdin.read())"]
+"""))
+    events = []
+    engine = Engine(config, tmp_path / "db.sqlite", events.append)
+    try:
+        await engine.poll_all()
+        new = [i for e in events if isinstance(e, NewItems) for i in e.items]
+        assert {i.title for i in new if i.classification.priority == "high"} == {FRESH_HIGH[0], OLD_HIGH[0]}
+        assert [e.alert.title for e in events if isinstance(e, AlertRaised)] == [FRESH_HIGH[0]]
+        await engine.hooks.wait()
+        [line] = seen.read_text().splitlines()
+        assert json.loads(line)["title"] == FRESH_HIGH[0] and json.loads(line)["alert"] == "high with hook"
+    finally:
+        await engine.stop()

@@ -120,10 +120,10 @@ async def test_classifier_change_reclassifies_stored_items(running):
 
 async def test_new_alert_rules_apply_to_the_next_items(running, server):
     engine, path, events, urls = running
-    assert not any(isinstance(e, AlertRaised) for e in events)
+    assert not any(isinstance(e, AlertRaised) for e in events)  # the shipped rule: old news stays quiet
     watcher = ConfigWatcher(engine, path)
-    edit(path, text({"one": urls["one"], "two": urls["two"]},
-                    '[[alerts.rules]]\nname = "any flagged"\nwhen = "flag"\n'))
+    edit(path, text({"one": urls["one"], "two": urls["two"]},  # the recorded feeds are old: any age
+                    '[alerts]\nmax_age_hours = 0\n[[alerts.rules]]\nname = "any flagged"\nwhen = "flag"\n'))
     event = await watcher.check()
     assert "alert rules (1)" in event.changes and "added feed 'two'" in event.changes
     await until(lambda: any(isinstance(e, NewItems) and e.feed == "two" for e in events))

@@ -10,7 +10,8 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from feeds.config import ConfigError, load_config
-from feeds.model import FeedState, FeedStatus, NewItems
+from feeds.alerts import AlertRules, HookRunner, raise_alerts
+from feeds.model import AlertRaised, ConfigReloaded, FeedState, FeedStatus, Match, NewItems
 from tests.tuikit import (HIGH_TITLE, HOSTILE_TITLE, NOW, clock, item, offline_config, sample_items, screen_text,
                           widget_text)
 from tui.app import PolicyWatchApp, binding_ids, can_open_browser, check_ui
@@ -243,31 +244,139 @@ async def test_r_without_an_engine_says_so(config):
 # ---------------------------------------------------------------- alerts
 
 
+def arrive(app, items, now=NOW) -> list:
+    """New items announced the way the engine announces them: NewItems, then one
+    AlertRaised per alert its rules (feeds.alerts, from the app's config) raise."""
+    items = tuple(items)
+    app.sink(NewItems(items))
+    alerts = raise_alerts(AlertRules.from_config(app.config), HookRunner(), items, now=now)
+    for alert in alerts:
+        app.sink(AlertRaised(alert))
+    return alerts
+
+
+def high_item(n: int, title: str = "Executive order: alternative assets in 401(k) plans", **kw):
+    start = title.index("401(k)")
+    return item(n, title, "high", tags=("retirement", "alternatives", "policy"),
+                matches=(Match("401(k)", "retirement", "title", start, start + 6),
+                         Match("executive order", "policy", "title", 0, 15),
+                         Match("alternative assets", "alternatives", "title", 17, 35)), **kw)
+
+
+def toasts_shown(app) -> list[str]:
+    return [f"{n.title}|{n.message}" for n in app._notifications]
+
+
 async def test_new_high_item_raises_a_toast_and_the_bell(config):
+    """The shipped rule ("high priority": toast and bell) gives the monitor its alerts."""
+    assert [(r.name, r.when, r.toast, r.bell) for r in config.alerts.rules] == [("high priority", "high", True, True)]
     app = make_app(config)
     async with app.run_test(size=(140, 40)) as pilot:
         await started(app, pilot)
         assert app.bells == 0 and app.toasts == []  # the stored history rings nothing
         normal = item(200, "SEC roundtable on crypto custody", "normal", tags=("crypto", "policy"), minutes_ago=-1)
-        app.sink(NewItems((normal,)))
+        assert arrive(app, [normal]) == []
         await pilot.pause()
-        assert app.bells == 0
-        high = item(201, "Executive order: alternative assets in 401(k) plans", "high", minutes_ago=-2)
-        app.sink(NewItems((high,)))
+        assert app.bells == 0 and app.toasts == []
+        high = high_item(201, minutes_ago=-2)
+        assert len(arrive(app, [high])) == 1
         await pilot.pause()
         assert app.bells == 1
         assert app.toasts == [high.title]
-        assert any(high.title in str(n.message) for n in app._notifications)
+        [toast] = [t for t in toasts_shown(app) if high.title in t]
+        # the headline, the link and the matched terms (in title order), not just a count
+        assert toast == ("Alert: high priority|Executive order: alternative assets in 401(k) plans\n"
+                         "https://example.com/news/201\nmatched: executive order, alternative assets, 401(k)")
+        assert headline_titles(app)[0] == high.title
 
 
-async def test_bell_and_toast_can_be_turned_off(write_config):
+def headline_titles(app) -> list[str]:
+    return [i.title for i in app.query_one("#headlines", HeadlineList).items]
+
+
+async def test_old_news_found_late_raises_nothing(config):
+    """A first poll, or a feed back after an outage, brings stories that are hours old:
+    they are listed, but the engine's rules raise no alert ([alerts] max_age_hours)."""
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        old = high_item(202, minutes_ago=7 * 60)
+        assert arrive(app, [old]) == []
+        await pilot.pause()
+        assert app.bells == 0 and app.toasts == []
+        assert old.title in headline_titles(app)
+
+
+async def test_ui_bell_and_toast_mute_every_alert(write_config):
     config = offline_config(write_config, "[ui]\nbell = false\ntoast = false\n")
     app = make_app(config)
     async with app.run_test(size=(140, 40)) as pilot:
         await started(app, pilot)
-        app.sink(NewItems((item(201, "Executive order: 401(k) crypto", "high", minutes_ago=-2),)))
+        assert arrive(app, [high_item(201, minutes_ago=-2)])  # the rule fired ...
         await pilot.pause()
-        assert app.bells == 0 and app.toasts == []
+        assert app.bells == 0 and app.toasts == [] and toasts_shown(app) == []  # ... muted
+
+
+async def test_each_rule_says_toast_or_bell_and_one_item_toasts_once(write_config):
+    config = offline_config(write_config, """
+[[alerts.rules]]
+name = "quiet"
+when = "high"
+bell = false
+[[alerts.rules]]
+name = "bell only"
+when = "retirement"
+toast = false
+bell = true
+[[alerts.rules]]
+name = "crypto policy"
+when = "policy and crypto"
+""")
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        assert [a.rule for a in arrive(app, [high_item(201, minutes_ago=-1)])] == ["quiet", "bell only"]
+        await pilot.pause()
+        assert app.bells == 1  # "bell only" rang
+        assert [t.split("|")[0] for t in toasts_shown(app)] == ["Alert: quiet"]  # one toast, from "quiet"
+        crypto = item(202, "SEC sets crypto custody rule", "normal", tags=("crypto", "policy"), minutes_ago=-1)
+        assert [a.rule for a in arrive(app, [crypto])] == ["crypto policy"]
+        await pilot.pause()
+        assert app.bells == 1 and app.toasts[-1] == crypto.title
+
+
+async def test_a_burst_of_alerts_is_a_few_toasts_and_one_bell(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        burst = [high_item(300 + n, f"Executive order number {n} on 401(k) plans", minutes_ago=-n) for n in range(10)]
+        assert len(arrive(app, burst)) == 10
+        await pilot.pause()
+        assert app.bells == 1
+        shown = toasts_shown(app)
+        assert len(shown) == 4
+        assert [t.split("|")[0] for t in shown[:3]] == ["Alert: high priority"] * 3
+        assert shown[3].startswith("7 more alerts|Executive order number 3 on 401(k) plans\n")
+        assert all(f"Executive order number {n} on" in shown[3] for n in range(3, 8))
+        assert shown[3].endswith("\n... and 2 more") and "number 8" not in shown[3]
+
+
+# ---------------------------------------------------------------- config reload
+
+
+async def test_config_reload_is_reported_in_one_line(config):
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        app.sink(ConfigReloaded(path="/x/config.toml",
+                                error="/x/config.toml: feeds[1].url: must be an http or https URL\n[bold]x[/]"))
+        await pilot.pause()
+        assert toasts_shown(app) == ["Config error|Config not reloaded (the running config stays): "
+                                     "/x/config.toml: feeds[1].url: must be an http or https URL [bold]x[/]"]
+        app.clear_notifications()
+        app.sink(ConfigReloaded(path="/x/config.toml", changes=("alert rules (2)",), restart_needed=("ui",)))
+        await pilot.pause()
+        assert toasts_shown(app) == ["Config reloaded|alert rules (2) (restart to apply: ui)"]
 
 
 # ---------------------------------------------------------------- screens
@@ -426,11 +535,14 @@ async def test_hostile_title_shows_literally_everywhere(config):
         assert "[b]summary[/b] ␛[2J␛]8;;https://evil.example␇link" in detail
         assert "\x1b" not in detail
         await pilot.press("escape")
-        # as a new item: the toast shows it literally too
-        app.sink(NewItems((replace(hostile, id=99, key="k99"),)))
+        # as a new item: the alert's toast shows it literally too
+        assert arrive(app, [replace(hostile, id=99, key="k99")])
         await pilot.pause()
         assert app.toasts[-1].startswith("Breaking [bold red]x[/] [link=")
         assert "\x1b" not in app.toasts[-1]
+        [toast] = [n for n in app._notifications if n.title.startswith("Alert")]
+        assert toast.markup is False and "\x1b" not in toast.message and "\x07" not in toast.message
+        assert "Breaking [bold red]x[/] [link=https://evil.example]click[/link] ␛]52" in toast.message
         assert app.clipboard == ""  # the OSC 52 in the title copied nothing
 
 

@@ -20,6 +20,7 @@ from feeds.config import load_config
 from feeds.parse import parse_feed
 from feeds.store import Store
 from tests.loopback import Route
+from tests.newsfeed import FRESH_HIGH, OLD_HIGH, fresh_and_old
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "feeds"
@@ -214,6 +215,27 @@ def test_config_edits_apply_while_watching(server, write_config, tmp_path, watch
     assert any("config reloaded: added feed 'two'" in line for line in w.stderr), w.stderr
     [error] = [line for line in w.stderr if "config error" in line]
     assert "feeds[0].url: must be an http or https URL" in error and "keeping the running config" in error
+
+
+def test_a_first_run_hooks_only_fresh_news(server, write_config, tmp_path, watches):
+    """On a first run every story in the feed is new to the database, but only those
+    published within [alerts] max_age_hours (6) run the alert hook."""
+    url = server.add("/desk.rss", Route(body=fresh_and_old()))
+    seen = tmp_path / "hook.jsonl"
+    config = write_config(config_text({"desk": url}) + f"""
+[[alerts.rules]]
+name = "high"
+when = "high"
+hook = [{json.dumps(sys.executable)}, "-c", "import sys; open({str(seen)!r}, 'a').write(sys.stdin.read())"]
+""")
+    w = watches("--config", str(config), "--db", str(tmp_path / "db.sqlite"))
+    printed = {o["title"] for o in w.read(2)}
+    assert printed == {FRESH_HIGH[0], OLD_HIGH[0]}  # both are new flagged items: both printed
+    deadline = time.monotonic() + 10
+    while not (seen.exists() and seen.read_text().endswith("\n")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert w.quiet_for(1.5) == [] and w.stop()[0] == 0
+    assert [json.loads(line)["title"] for line in seen.read_text().splitlines()] == [FRESH_HIGH[0]]
 
 
 def test_bad_config_and_bad_since_exit_2_with_one_line(write_config, tmp_path):

@@ -10,7 +10,8 @@ import logging
 import os
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -25,12 +26,12 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from feeds.config import Config, ConfigError
-from feeds.model import (AggregatePrice, FeedState, FeedStatus, Item, NewItems, PriceHistory, PriceStreamStatus,
-                         PriceUpdate)
+from feeds.model import (AggregatePrice, Alert, AlertRaised, ConfigReloaded, FeedState, FeedStatus, Item, NewItems,
+                         PriceHistory, PriceStreamStatus, PriceUpdate)
 from tui import safe
-from tui.messages import (FeedStatusChanged, ItemsArrived, OtherEvent, PriceChanged, PriceHistoryLoaded,
-                          SourceTicked, StreamChanged)
-from tui.panes.headlines import HeadlineList, priority, sort_time
+from tui.messages import (AlertArrived, ConfigChanged, FeedStatusChanged, ItemsArrived, OtherEvent, PriceChanged,
+                          PriceHistoryLoaded, SourceTicked, StreamChanged)
+from tui.panes.headlines import HeadlineList
 from tui.panes.price import PricePane, money
 from tui.panes.scenario import ScenarioPane
 from tui.panes.status import StatusBar
@@ -43,7 +44,7 @@ log = logging.getLogger("policywatch.tui")
 
 EngineFactory = Callable[[Callable[[object], None]], Any]
 PANES = ("headlines", "price", "scenario")
-ALERT_WINDOW = timedelta(hours=6)
+ALERT_TOASTS = 3  # alerts toasted one by one per burst; the rest share one toast
 PANE_TITLES = {"headlines": "Headlines", "price": "Price", "scenario": "Scenario"}
 
 
@@ -61,7 +62,26 @@ def to_message(event: object):
         return PriceHistoryLoaded(event)
     if isinstance(event, PriceStreamStatus):
         return StreamChanged(event)
+    if isinstance(event, AlertRaised):
+        return AlertArrived(event)
+    if isinstance(event, ConfigReloaded):
+        return ConfigChanged(event)
     return OtherEvent(event)
+
+
+def alert_toast(alerts: list[Alert]) -> tuple[str, str]:
+    """(title, message) of the toast for one item's alerts: the rules that fired, the
+    headline, the link and the matched terms. Plain text, for notify(markup=False)."""
+    first = alerts[0]
+    rules = ", ".join(dict.fromkeys(safe.clean(a.rule)[:60] for a in alerts))
+    lines = [safe.clean(first.title)[:200]]
+    if first.link:
+        lines.append(safe.clean(first.link)[:200])
+    terms = list(dict.fromkeys(t for a in alerts for t in a.matches))
+    if terms:
+        shown = ", ".join(safe.clean(t)[:40] for t in terms[:8])
+        lines.append(f"matched: {shown}" + (f" (+{len(terms) - 8})" if len(terms) > 8 else ""))
+    return f"Alert: {rules}", "\n".join(lines)
 
 
 def can_open_browser(env: dict[str, str] | None = None) -> bool:
@@ -115,12 +135,14 @@ class PolicyWatchApp(App[int]):
                  engine_factory: EngineFactory | None = None,
                  clock: Callable[[], datetime] | None = None,
                  badge: str = "", on_exit: Callable[[], Any] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, reload_config: bool = True) -> None:
         super().__init__()
         self.config = config
         self.db_path = Path(db_path) if db_path is not None else None
         self.engine_factory = engine_factory
         self.engine: Any = None
+        self.reload_config = reload_config  # watch the config file while the engine runs
+        self.config_watcher: Any = None
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.badge = badge
         self.on_exit_callback = on_exit
@@ -128,7 +150,8 @@ class PolicyWatchApp(App[int]):
         self.feed_states: dict[str, FeedState] = {f.name: FeedState(feed=f.name, url=f.url) for f in config.feeds}
         self.active_pane = "headlines"
         self.bells = 0
-        self.toasts: list[str] = []
+        self.toasts: list[str] = []  # the headlines alerts toasted (tests read it)
+        self._pending_alerts: list[Alert] = []
         self.opened_urls: list[str] = []
         self._engine_stopped = False
         self.keymap: dict[str, str] = dict(config.ui.keys)
@@ -177,10 +200,17 @@ class PolicyWatchApp(App[int]):
             headlines.pager = lambda mode, offset, limit: recent(
                 limit=limit, offset=offset, flagged_only=mode == "flagged", high_only=mode == "high")
         await self.engine.start()
+        if self.reload_config and not self._engine_stopped and hasattr(self.engine, "apply_config"):
+            from feeds.reload import ConfigWatcher
+
+            self.config_watcher = ConfigWatcher(self.engine).start()
 
     async def stop_engine(self) -> None:
         if self.engine is not None and not self._engine_stopped:
             self._engine_stopped = True
+            if self.config_watcher is not None:
+                await self.config_watcher.stop()  # no reload into an engine that is stopping
+                self.config_watcher = None
             try:
                 await self.engine.stop()
             except Exception:
@@ -208,26 +238,60 @@ class PolicyWatchApp(App[int]):
     def on_items_arrived(self, message: ItemsArrived) -> None:
         event: NewItems = message.event
         self.query_one(HeadlineList).add_items(event.items, initial=event.initial)
-        if not event.initial:
-            self._announce(event.items)
 
-    def _announce(self, items: Iterable[Item]) -> None:
-        """Toast and bell for new high-priority items; old news found late (a first poll,
-        a feed back after an outage) stays quiet."""
-        recent = self.clock() - ALERT_WINDOW
-        high = [i for i in items if priority(i) == "high" and sort_time(i) >= recent]
-        if not high:
-            return
+    def on_alert_arrived(self, message: AlertArrived) -> None:
+        """The engine's alert rules decide what is worth a toast or the bell (the same
+        rules that run `watch` hooks); [ui] toast / bell only mute them here. A poll's
+        alerts come in a burst, one per rule and item: gather it, announce it once."""
+        self._pending_alerts.append(message.event.alert)
+        if len(self._pending_alerts) == 1:
+            self.call_later(self._announce_alerts)  # after the rest of the burst, already queued
+
+    def _announce_alerts(self) -> None:
+        alerts, self._pending_alerts = self._pending_alerts, []
         ui = self.config.ui
-        if ui.toast:
-            first = safe.clean(high[0].title)[:200]
-            more = f"\n(+{len(high) - 1} more)" if len(high) > 1 else ""
-            title = "New high-priority item" + ("s" if len(high) > 1 else "")
-            self.toasts.append(first)
-            self.notify(first + more, title=title, severity="warning", markup=False, timeout=ui.toast_seconds)
-        if ui.bell:
+        by_item: dict[object, list[Alert]] = {}
+        for alert in alerts:
+            key = alert.item.id if alert.item is not None and alert.item.id is not None else (alert.title, alert.link)
+            by_item.setdefault(key, []).append(alert)
+        toasted = [group for group in by_item.values() if any(a.toast for a in group)]
+        if ui.toast and toasted:
+            for group in toasted[:ALERT_TOASTS]:
+                title, text = alert_toast([a for a in group if a.toast])
+                self.toasts.append(safe.clean(group[0].title)[:200])
+                self.notify(text, title=title, severity="warning", markup=False, timeout=ui.toast_seconds)
+            rest = toasted[ALERT_TOASTS:]
+            if rest:
+                lines = [safe.clean(group[0].title)[:120] for group in rest[:5]]
+                if len(rest) > 5:
+                    lines.append(f"... and {len(rest) - 5} more")
+                self.toasts.extend(lines[:5])
+                self.notify("\n".join(lines), title=f"{len(rest)} more alerts", severity="warning",
+                            markup=False, timeout=ui.toast_seconds)
+        if ui.bell and any(a.bell for a in alerts):
             self.bells += 1
             self.bell()
+
+    def on_config_changed(self, message: ConfigChanged) -> None:
+        """Say what an edit of the config file did, and follow what the monitor shows:
+        the feed list in the health summary, the headlines after a reclassification."""
+        event: ConfigReloaded = message.event
+        if not event.ok:
+            self.notify(safe.clean(f"Config not reloaded (the running config stays): {event.error}")[:400],
+                        title="Config error", severity="error", markup=False, timeout=12)
+            return
+        config = getattr(self.engine, "config", None)
+        if isinstance(config, Config) and config.feeds != self.config.feeds:
+            self.config = replace(self.config, feeds=config.feeds)
+            self.feed_states = {f.name: self.feed_states.get(f.name, FeedState(feed=f.name, url=f.url))
+                                for f in config.feeds}
+            self.query_one(StatusBar).set_health(self._states_for_summary())
+        if event.reclassified > 0:
+            self.query_one("#headlines", HeadlineList).reload()
+        text = "; ".join(event.changes) or "nothing the monitor uses changed"
+        if event.restart_needed:
+            text += f" (restart to apply: {', '.join(event.restart_needed)})"
+        self.notify(safe.clean(text)[:400], title="Config reloaded", markup=False, timeout=6)
 
     def on_feed_status_changed(self, message: FeedStatusChanged) -> None:
         state = message.event.state

@@ -49,5 +49,13 @@ class StreamChanged(EngineMessage):
     """feeds.model.PriceStreamStatus"""
 
 
+class AlertArrived(EngineMessage):
+    """feeds.model.AlertRaised: an alert rule fired on a new item (toast and/or bell)."""
+
+
+class ConfigChanged(EngineMessage):
+    """feeds.model.ConfigReloaded: the config file was edited (applied or rejected)."""
+
+
 class OtherEvent(EngineMessage):
     """Anything else the engine says (logged, not shown)."""

@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         badge = ""
     _log_to_file(level, paths.state_dir() / "demo.log" if demo else None)
 
-    app = PolicyWatchApp(config, database, engine_factory=engine_factory(config, database), badge=badge)
+    # The demo's feeds replace the user's: reloading the user's file would swap them back.
+    app = PolicyWatchApp(config, database, engine_factory=engine_factory(config, database), badge=badge,
+                         reload_config=demo is None)
     try:
         result = app.run()
     finally:
