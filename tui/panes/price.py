@@ -39,9 +39,12 @@ def age_text(seconds: float, compact: bool = False) -> str:
 
 
 def update_line(widget: Static, content: Text) -> None:
-    """Static.update, asking for a layout of the screen only when the widget's height may
-    change (its line count, or a line that may wrap). A layout on every price tick kept
-    keys waiting behind it (bench/responsiveness.py)."""
+    """Static.update, skipped when nothing changed, asking for a layout of the screen only
+    when the widget's height may change (its line count, or a line that may wrap). A layout
+    on every price tick kept keys waiting behind it (bench/responsiveness.py)."""
+    if getattr(widget, "_line_content", None) == content:
+        return  # unchanged: no repaint at all (the once-a-second refresh of the sources)
+    widget._line_content = content
     width = widget.content_region.width
     lines = content.plain.split("\n")
     shape = (len(lines), width > 0 and max(cell_len(line) for line in lines) <= width)
@@ -309,7 +312,10 @@ class PricePane(Vertical, can_focus=True):
         out.rstrip()
         update_line(self.query_one("#price-warn", Static), out)
         self.set_class(age is not None and age >= self.stale_after, "-stale")
-        self.border_subtitle = self._state_label(age)
+        label = self._state_label(age)
+        if label != getattr(self, "_subtitle", None):  # setting it repaints the pane, even unchanged
+            self._subtitle = label
+            self.border_subtitle = label
 
     def staleness(self) -> float | None:
         """Seconds since the newest tick arrived, by the pane's clock."""
