@@ -154,6 +154,7 @@ class PriceUpdate:
     source: str
     error: str | None = None
 
+
 # ---------------------------------------------------------------- prices (feeds/prices.py)
 
 
@@ -207,6 +208,7 @@ class PriceStreamStatus:
     source: str
     connected: bool
     error: str | None = None
+
 
 # ---------------------------------------------------------------- alerts and reload (feeds/alerts.py, feeds/reload.py)
 
