@@ -110,7 +110,8 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 PRUNED_MEMORY = timedelta(days=180)  # how long a pruned item's key keeps it from coming back
 RULES_COMPLETE = "rules.complete"  # meta: every stored item is classified under these rules
-SEEN_OUT_OF_ORDER = "search.seen_out_of_order"  # meta: some item was first seen before an older id
+SEEN_OUT_OF_ORDER = "search.seen_out_of_order"  # meta (older stores): first_seen ran behind id order, by how much unknown
+FIRST_SEEN_SKEW = "search.first_seen_skew"  # meta: the most seconds an item's first_seen ran behind an older id's
 FUTURE_SLACK = timedelta(hours=1)  # a published time may run this far past first_seen; later ones are clamped
 
 
@@ -241,9 +242,15 @@ class Store:
                 rows.append((item.key, item.link, item.guid, item.title, item.summary, item.title_key,
                              _ts(item.published), now_ts, sort_time, feed, flag, priority, tags, matches, score,
                              rules if item.classification else None))
+            # Polls that overlap store with the time each began, so a later id can carry an
+            # earlier first_seen (and a clock set back, a much earlier one): search allows for
+            # the largest such skew seen.
             newest = self.db.execute("SELECT max(first_seen) FROM items").fetchone()[0]
-            if newest is not None and now_ts < newest:  # the clock went back: search must not rely on id order
-                self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, '1')", (SEEN_OUT_OF_ORDER,))
+            if newest is not None and now_ts < newest:
+                skew = newest - now_ts
+                if skew > float(self.get_meta(FIRST_SEEN_SKEW) or 0):
+                    self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+                                    " value=excluded.value", (FIRST_SEEN_SKEW, repr(skew)))
             complete = self.get_meta(RULES_COMPLETE)
             if complete is not None and any(row[-1] != complete for row in rows):
                 self.db.execute("DELETE FROM meta WHERE key=?", (RULES_COMPLETE,))
@@ -324,13 +331,15 @@ class Store:
 
         Sorting every match by time cost seconds at millions of items (bench/scale.py).
         Instead matches are read newest id first, a page at a time (FTS5 walks its index
-        backwards and stops early), until no older id can beat the results: ids follow
-        first_seen, and an item's time is at most FUTURE_SLACK past its first_seen. If the
-        clock ever went back (first_seen out of id order), every match is sorted as before."""
+        backwards and stops early), until no older id can beat the results: an item's time
+        is at most FUTURE_SLACK past its first_seen, and no first_seen runs more than the
+        recorded skew past a newer id's. (A store that only knows it was out of order, from
+        before the skew was recorded, has every match sorted.)"""
         match = fts_query(query)
         if not match or limit <= 0:
             return []
-        if self.get_meta(SEEN_OUT_OF_ORDER) is not None:
+        skew = self.get_meta(FIRST_SEEN_SKEW)
+        if skew is None and self.get_meta(SEEN_OUT_OF_ORDER) is not None:
             rows = self.db.execute(
                 f"SELECT {self._ITEM_COLUMNS} FROM items_fts JOIN items ON items.id = items_fts.rowid "
                 "WHERE items_fts MATCH ? ORDER BY items.sort_time DESC, items.id DESC LIMIT ?",
@@ -338,7 +347,7 @@ class Store:
             ).fetchall()
             return [self._item(r) for r in rows]
         best: list[tuple[float, int]] = []  # (sort_time, id), newest first, at most `limit`
-        below, page, slack = None, max(2 * limit, 100), FUTURE_SLACK.total_seconds()
+        below, page, slack = None, max(2 * limit, 100), FUTURE_SLACK.total_seconds() + float(skew or 0)
         while True:
             rows = self.db.execute(
                 "SELECT items.sort_time, items.id FROM items_fts JOIN items ON items.id = items_fts.rowid "
@@ -350,7 +359,7 @@ class Store:
             below = rows[-1][1]
             if len(best) == limit:
                 # every unread match has an id below `below`: first seen no later than the
-                # item just below it, so timed no later than that plus the slack
+                # item just below it plus the skew, so timed no later than that plus the slack
                 seen = self.db.execute("SELECT first_seen FROM items WHERE id < ? ORDER BY id DESC LIMIT 1",
                                        (below,)).fetchone()
                 if seen is None or seen[0] + slack <= best[-1][0]:

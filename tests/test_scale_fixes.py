@@ -72,16 +72,17 @@ def exact_search(store: Store, query: str, limit: int) -> list[int]:
         "ORDER BY items.sort_time DESC, items.id DESC LIMIT ?", (fts_query(query), limit))]
 
 
-def fill(store: Store, rng, polls: int, *, clock_back: bool = False) -> None:
-    """Polls of a few items each, first seen a minute apart (or, with clock_back, one poll
-    stored with an earlier clock); published anywhere from a month back to two hours ahead
-    of being seen (later than an hour ahead is clamped by ingest)."""
+def fill(store: Store, rng, polls: int, *, clock_back: bool = False, overlap: float = 0) -> None:
+    """Polls of a few items each, first seen a minute apart (with clock_back, one poll
+    stored with a clock two days behind; with overlap, each poll's time taken up to that
+    many minutes before it is stored, as overlapping polls do); published anywhere from a
+    month back to two hours ahead of being seen (later than an hour ahead is clamped)."""
     from datetime import timedelta
 
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     n = 0
     for poll in range(polls):
-        now = start + timedelta(minutes=poll)
+        now = start + timedelta(minutes=poll - overlap * rng.random())
         if clock_back and poll == polls // 2:
             now -= timedelta(days=2)
         batch = []
@@ -100,11 +101,23 @@ def test_search_returns_the_newest_matches_exactly_as_a_full_sort_would(tmp_path
     rng = random.Random(5)
     with Store(tmp_path / "db.sqlite") as store:
         fill(store, rng, 400)
-        assert store.get_meta("search.seen_out_of_order") is None  # the id-ordered path is the one tested
+        assert store.get_meta("search.first_seen_skew") is None  # ids in first_seen order
         for query in ["bitcoin", "pension crypto", "ETF", "savers rule fund", "story", "nothing"]:
             for limit in (1, 7, 50, 200, 5000):
                 got = [i.id for i in store.search(query, limit)]
                 assert got == exact_search(store, query, limit), (query, limit)
+
+
+def test_search_stays_exact_when_polls_overlap(tmp_path):
+    import random
+
+    rng = random.Random(7)
+    with Store(tmp_path / "db.sqlite") as store:
+        fill(store, rng, 400, overlap=90)  # first_seen up to 90 minutes out of id order
+        assert 0 < float(store.get_meta("search.first_seen_skew")) <= 90 * 60
+        for query in ["bitcoin", "pension crypto", "savers rule fund", "story"]:
+            for limit in (1, 7, 50, 200):
+                assert [i.id for i in store.search(query, limit)] == exact_search(store, query, limit), (query, limit)
 
 
 def test_search_stays_exact_after_the_clock_went_back(tmp_path):
@@ -113,6 +126,10 @@ def test_search_stays_exact_after_the_clock_went_back(tmp_path):
     rng = random.Random(9)
     with Store(tmp_path / "db.sqlite") as store:
         fill(store, rng, 200, clock_back=True)
-        assert store.get_meta("search.seen_out_of_order") == "1"
+        assert float(store.get_meta("search.first_seen_skew")) >= 2 * 86400 - 600
         for query in ["bitcoin", "story", "SEC savers"]:
             assert [i.id for i in store.search(query, 30)] == exact_search(store, query, 30)
+        # a store marked out of order before the skew was recorded sorts every match
+        store.db.execute("DELETE FROM meta WHERE key = 'search.first_seen_skew'")
+        store.db.execute("INSERT INTO meta(key, value) VALUES ('search.seen_out_of_order', '1')")
+        assert [i.id for i in store.search("story", 30)] == exact_search(store, "story", 30)
