@@ -106,6 +106,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX pruned_link ON pruned(link) WHERE link IS NOT NULL;
     CREATE INDEX items_first_seen ON items(first_seen, id);
     """,
+    # 3: counting a feed's items (feed health, every poll) scanned every source row
+    # without it: seconds per feed at millions of items (bench/scale.py)
+    """
+    CREATE INDEX IF NOT EXISTS item_sources_feed ON item_sources(feed);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 PRUNED_MEMORY = timedelta(days=180)  # how long a pruned item's key keeps it from coming back
@@ -153,9 +158,6 @@ class Store:
             self.db.execute("PRAGMA cache_size=-32768")  # 32 MB: index pages stay hot during large ingests
             self.db.execute("PRAGMA temp_store=MEMORY")
             self._migrate()
-            # counting a feed's items (feed health, every poll) scanned every source row
-            # without it: seconds per feed at millions of items (bench/scale.py)
-            self.db.execute("CREATE INDEX IF NOT EXISTS item_sources_feed ON item_sources(feed)")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open database: {exc}") from None
         except OSError as exc:
