@@ -1,0 +1,786 @@
+"""A frozen copy of feeds/classify.py as it stood before the speed work of issue 3
+(commit e46b0c7): the reference that tests/test_classify_same.py holds the optimized
+classifier to, result for result. Do not edit it to make a test pass; a deliberate change
+of matching semantics (an ENGINE_VERSION bump) replaces it with the new reference."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Iterable, NamedTuple
+
+from feeds.config import ClassifierConfig, ConfigError, TagRule
+from feeds import tagexpr
+from feeds.model import Classification, Match
+
+# Bump when the matching semantics change, so stored items get reclassified.
+ENGINE_VERSION = "1"
+
+RESERVED_NAMES = tagexpr.KEYWORDS | {"flag"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+# ---------------------------------------------------------------- normalization
+
+# Scripts written without spaces between words (or, for Korean, with particles glued on):
+# their terms match anywhere, and they don't count as word characters around Latin terms.
+_UNSPACED_RANGES = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_UNSPACED = re.compile(f"[{_UNSPACED_RANGES}]")
+# A Latin word character: \w except the unspaced scripts.
+_LATIN_WORD = f"[^\\W{_UNSPACED_RANGES}]"
+
+
+def _fold_table() -> dict[int, str]:
+    """One character to one character, so folding never moves a span."""
+    table: dict[int, str] = {}
+    for ch in "\u2018\u2019\u201a\u201b\u2032\u00b4\u02bc":
+        table[ord(ch)] = "'"
+    for ch in "\u201c\u201d\u201e\u201f\u2033":
+        table[ord(ch)] = '"'
+    for ch in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63":
+        table[ord(ch)] = "-"
+    for cp in [0x00A0, 0x202F, 0x205F, 0x3000, *range(0x2000, 0x200B)]:
+        table[cp] = " "
+    for cp in range(0xFF01, 0xFF5F):  # full-width ASCII, common in CJK headlines
+        table[cp] = chr(cp - 0xFEE0)
+    for cp in [*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)]:  # Latin letters with accents
+        base = unicodedata.normalize("NFKD", chr(cp))[:1]
+        if base.isascii() and base.isalpha():
+            table[cp] = base
+    return table
+
+
+_FOLD = _fold_table()
+# str.translate with a dict costs a lookup per character; a regex finds the few characters
+# that need folding far faster
+_FOLD_CHARS = {chr(k): v for k, v in _FOLD.items()}
+_FOLD_RE = re.compile("[" + "".join(re.escape(c) for c in _FOLD_CHARS) + "]")
+
+
+def _fold_char(m: re.Match[str]) -> str:
+    return _FOLD_CHARS[m.group()]
+
+
+def fold(text: str) -> str:
+    """Curly quotes, dashes, odd spaces, full-width letters and accents to plain ASCII,
+    one character for one."""
+    return text if text.isascii() else _FOLD_RE.sub(_fold_char, text)
+
+
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
+
+
+def _unescape(text: str) -> tuple[str, list[int]]:
+    """html.unescape, entity by entity, with a map from each output index to the
+    input index it came from (one extra entry for the end)."""
+    out: list[str] = []
+    index: list[int] = []
+    pos = 0
+    for m in _ENTITY.finditer(text):
+        out.append(text[pos:m.start()])
+        index.extend(range(pos, m.start()))
+        raw = m.group()
+        decoded = html.unescape(raw)
+        out.append(decoded)
+        if decoded == raw:
+            index.extend(range(m.start(), m.end()))
+        else:
+            index.extend([m.start()] * len(decoded))
+        pos = m.end()
+    out.append(text[pos:])
+    index.extend(range(pos, len(text) + 1))
+    return "".join(out), index
+
+
+def normalize(text: str) -> tuple[str, list[int] | None]:
+    """The text matching runs on (case kept) and, when its length differs from the
+    input's, a map from its indexes to the input's."""
+    index: list[int] | None = None
+    for _ in range(3):  # feeds double-escape: "&amp;#8217;"
+        if "&" not in text or not _ENTITY.search(text):
+            break
+        decoded, step = _unescape(text)
+        if decoded == text:
+            break
+        index = step if index is None else [index[i] for i in step]
+        text = decoded
+    return fold(text), index
+
+
+def _lower(text: str) -> str:
+    low = text.lower()
+    if len(low) != len(text):  # e.g. "İ": keep such characters as they are
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return low
+
+
+# ---------------------------------------------------------------- terms
+
+
+class RuleProblem(ValueError):
+    """A bad rule: `key` is relative to [classifier], e.g. "tags.policy.when"."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")
+
+
+_PAREN = re.compile(r"\s*\(\s*(\w{1,3})\s*\)")
+# Punctuation that becomes a space in the scan text ("#" and "*" are term syntax in rules).
+_PUNCT = "\"'([]{}<>/\\:;!?&@|~^=+`_-"  # not ")": it closes "401(k)"
+_SCAN_TEXT_RE = re.compile("[" + re.escape(_PUNCT + "#*") + "]")
+_SCAN_TEXT_BYTES = bytes.maketrans((_PUNCT + "#*").encode(), b" " * len(_PUNCT + "#*"))
+
+
+def _scan_text(text: str) -> str:
+    """Punctuation to spaces, keeping every index."""
+    if text.isascii():
+        return text.encode().translate(_SCAN_TEXT_BYTES).decode()
+    return _SCAN_TEXT_RE.sub(" ", text)
+
+
+_SCAN_TERM = str.maketrans({c: " " for c in _PUNCT})
+_SUFFIX = "(?:s|es|)"
+_NUMBER = r"\d+(?:[.,]\d+)*[kmbt]?"  # what "#" in a term matches: 4, 73,000, 1.5, 90k
+_SEP = r"\s+"
+
+
+def _fold_term(term: str) -> str:
+    return " ".join(fold(term).split())
+
+
+def term_problem(term: str) -> str | None:
+    """Why `term` can't be a rule term, or None."""
+    folded = _fold_term(term)
+    if not folded:
+        return "must not be empty"
+    if not re.search(r"[^\W_]", folded):
+        return "must contain a letter or digit"
+    if re.search(r"\*(?![\s\-]|$)|(?<![^\W_])\*", folded):
+        return "'*' may only end a word (as in 'regulat*')"
+    rest = _PAREN.sub("", folded)
+    if "(" in rest or ")" in rest:
+        return "parentheses may only hold 1 to 3 letters or digits, as in '401(k)'"
+    if not _PAREN.sub(" ", folded).translate(_SCAN_TERM).strip(" .,$%#*"):
+        return "must contain a letter or digit"
+    return None
+
+
+def _is_unspaced(text: str) -> bool:
+    return _UNSPACED.search(text) is not None
+
+
+def canonical(scan_text: str) -> str:
+    """The key shared by a term and the scan text it matches: runs of spaces collapsed
+    (removed entirely in CJK text)."""
+    scan_text = scan_text.replace(")", "")
+    if _is_unspaced(scan_text):
+        return "".join(scan_text.split())
+    return " ".join(scan_text.split())
+
+
+def _term_keys(term: str) -> list[str]:
+    """The canonical keys of a term's own spellings: "401(k)" -> "401 k" and "401k"."""
+    low = _lower(_fold_term(term))
+    spaced = canonical(_PAREN.sub(lambda m: " " + m.group(1), low).translate(_SCAN_TERM))
+    joined = canonical(_PAREN.sub(lambda m: m.group(1), low).translate(_SCAN_TERM))
+    return [spaced] if spaced == joined else [spaced, joined]
+
+
+def _atoms(term: str, case_sensitive: bool = False) -> list[str]:
+    """A term as a list of regex pieces over the scan text, one per trie step."""
+    text = _fold_term(term)
+    if not case_sensitive:
+        text = _lower(text)
+    unspaced = _is_unspaced(text)
+    atoms: list[str] = []
+    pos = 0
+    while pos < len(text):
+        m = _PAREN.match(text, pos)
+        if m:
+            atoms.append(r"\s*" + re.escape(m.group(1)) + r"\)?")
+            pos = m.end()
+            continue
+        ch = text[pos]
+        if ch.isspace() or ch in _PUNCT:
+            while pos < len(text) and (text[pos].isspace() or text[pos] in _PUNCT):
+                pos += 1
+            if atoms and pos < len(text):  # leading/trailing punctuation is not part of the word
+                atoms.append(r"\s*" if unspaced else _SEP)
+            continue
+        atoms.append(r"\w*" if ch == "*" else _NUMBER if ch == "#" else re.escape(ch))
+        pos += 1
+    return atoms
+
+
+# Python's regex engine tries the alternatives of a group one by one: the trie lists the
+# letters that most often start (or continue) English words first.
+_INITIAL_ORDER = "tasoiwcbphfmdrelngu0123456789vyjkqxz"
+_LETTER_ORDER = "etaoinshrdlcumwfgypbvkjxqz0123456789"
+
+
+def _trie_regex(sequences: Iterable[list[str]]) -> str:
+    """An alternation of atom sequences with shared prefixes factored out, longest
+    first, so the regex engine does not retry every term at every position."""
+    root: dict = {}
+    for seq in sequences:
+        node = root
+        for atom in seq:
+            node = node.setdefault(atom, {})
+        node[""] = {}
+
+    def order(atom: str, depth: int) -> tuple:
+        # plain characters first (common letters before rare ones), open-ended pieces last
+        ranking = _INITIAL_ORDER if depth == 0 else _LETTER_ORDER
+        rank = ranking.find(atom) if len(atom) == 1 else -1
+        return (atom == r"\w*", atom in (_SEP, r"\s*"), atom == _NUMBER, atom.startswith("\\s*"),
+                rank if rank >= 0 else len(ranking), atom)
+
+    def emit(node: dict, depth: int) -> str:
+        children = [a + emit(node[a], depth + 1)
+                    for a in sorted((a for a in node if a), key=lambda a: order(a, depth))]
+        if not children:
+            return ""
+        body = children[0] if len(children) == 1 else "(?:" + "|".join(children) + ")"
+        if "" in node:  # the term may end here: "(?:...|)" is cheaper for the engine than "(?:...)?"
+            body = "(?:" + body + "|)"
+        return body
+
+    return emit(root, 0)
+
+
+# Entry kinds
+TERM, EXCLUDE, CONTEXT = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    kind: int
+    rule: int  # index of the tag/cue (TERM only)
+    term: str  # as written in the config
+    key: str  # canonical form
+    exact: re.Pattern[str] | None  # case-sensitive check on the matched text
+    forms: frozenset[str] | None  # the same check for plain words: the exact spellings
+    unless: frozenset[str]  # canonical phrases that cancel this term anywhere in the item
+    title_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """What one matched text means, precomputed so the per-match work stays small."""
+
+    mask: int  # rule bits of `plain`
+    plain: tuple[_Entry, ...]  # terms that need no further check
+    checked: tuple[_Entry, ...]  # terms with a case, title-only or `unless` check
+    keys: tuple[str, ...]  # exclusion and context phrases (for `unless`)
+
+
+_NOTHING = _Resolved(0, (), (), ())
+
+
+class _Hits(NamedTuple):
+    hits: list[tuple[tuple[_Entry, ...], int, int]]  # entries, start, end (in the scan text)
+    mask: int  # bit i: rule i matched; bit n + i: rule i matched in the title
+    title_end: int
+    t_index: list[int] | None
+    s_index: list[int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    tags: tuple[str, ...]
+    flag: bool
+    priority: str
+    label: tuple[str | None, ...]  # per rule index: the tag its matches are reported under
+
+
+EMPTY = Classification()
+
+
+@dataclass(frozen=True)
+class CheckedRules:
+    """What check_rules learned: each rule's when/veto, the flag and high conditions,
+    and an order in which every rule comes after the rules its expressions use."""
+
+    when: tuple[tagexpr.Expr | None, ...]
+    veto: tuple[tagexpr.Expr | None, ...]
+    flag: tagexpr.Expr
+    high: tagexpr.Expr
+    order: tuple[int, ...]
+
+
+def _rule_key(rule: TagRule) -> str:
+    return f"{'cues' if rule.cue else 'tags'}.{rule.name}"
+
+
+def check_rules(cfg: ClassifierConfig) -> CheckedRules:
+    """Check what the rules mean, or raise RuleProblem naming the bad rule."""
+    names: dict[str, TagRule] = {}
+    for rule in cfg.tags:
+        key = _rule_key(rule)
+        if not _NAME.match(rule.name) or rule.name.lower() in RESERVED_NAMES:
+            raise RuleProblem(key, "a name must start with a letter and hold only letters, digits, '_' "
+                                   "and '-', and must not be 'and', 'or', 'not', 'true', 'false' or 'flag'")
+        if rule.name in names:
+            raise RuleProblem(key, f"{rule.name!r} is defined twice (as a tag and as a cue)")
+        names[rule.name] = rule
+        for group in ("terms", "case_sensitive", "exclude"):
+            for i, term in enumerate(getattr(rule, group)):
+                if (problem := term_problem(term)) is not None:
+                    raise RuleProblem(f"{key}.{group}[{i}]", f"{term!r}: {problem}")
+        own = set(rule.terms) | set(rule.case_sensitive)
+        for term, phrases in rule.unless:
+            if term not in own:
+                raise RuleProblem(f"{key}.unless.{term}", "is not one of this tag's terms")
+            for i, phrase in enumerate(phrases):
+                if (problem := term_problem(phrase)) is not None:
+                    raise RuleProblem(f"{key}.unless.{term}[{i}]", f"{phrase!r}: {problem}")
+
+    def parse(key: str, text: str, known: Iterable[str]) -> tagexpr.Expr:
+        try:
+            return tagexpr.parse(text, known)
+        except tagexpr.ExprError as exc:
+            raise RuleProblem(key, f"{text!r}: {exc}") from None
+
+    # "<name>.title": one of that rule's own terms matched in the title
+    known = set(names) | {f"{n}.title" for n in names}
+    when = tuple(parse(f"{_rule_key(r)}.when", r.when, known) if r.when else None for r in cfg.tags)
+    veto = tuple(parse(f"{_rule_key(r)}.veto", r.veto, known) if r.veto else None for r in cfg.tags)
+    deps = {r.name: {n for e in (w, v) if e is not None for n in e.names if n in names}
+            for r, w, v in zip(cfg.tags, when, veto)}
+    index = {r.name: i for i, r in enumerate(cfg.tags)}
+    order = tuple(index[name] for name in _dependency_order(cfg, deps))
+    return CheckedRules(when=when, veto=veto, order=order,
+                        flag=parse("flag", cfg.flag, known),
+                        high=parse("high", cfg.high, known | {"flag"}))
+
+
+def _dependency_order(cfg: ClassifierConfig, deps: dict[str, set[str]]) -> list[str]:
+    """Names in an order where each comes after what its when/veto depends on."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join(path[path.index(name):] + [name])
+            rule = next(r for r in cfg.tags if r.name == path[-1])
+            raise RuleProblem(_rule_key(rule), f"its when/veto loops: {cycle}")
+        state[name] = 1
+        for dep in sorted(deps.get(name, ())):
+            visit(dep, path + [name])
+        state[name] = 2
+        order.append(name)
+
+    for rule in cfg.tags:
+        visit(rule.name, [])
+    return order
+
+
+# ---------------------------------------------------------------- the classifier
+
+
+class Classifier:
+    """Compiled rules. Build once with from_config; classify() is pure and cached."""
+
+    CACHE_SIZE = 50_000
+
+    def __init__(self, cfg: ClassifierConfig) -> None:
+        checked = check_rules(cfg)
+        self._rules = cfg.tags
+        self._order = checked.order
+        self._when = checked.when
+        self._veto = checked.veto
+        self._flag = checked.flag
+        self._high = checked.high
+
+        entries: dict[str, list[_Entry]] = {}
+        patterns: dict[str, list[_Entry]] = {}  # terms with "*" or "#": resolved by regex
+        latin: list[list[str]] = []
+        cjk: list[list[str]] = []
+        seen: set[tuple[int, int, str]] = set()
+
+        def add(kind: int, rule: int, text: str, exact: bool = False,
+                unless: Iterable[str] = (), title_only: bool = False) -> None:
+            keys = _term_keys(text)
+            if (kind, rule, keys[0]) in seen:
+                return
+            seen.add((kind, rule, keys[0]))
+            forms = None
+            if exact and re.fullmatch(r"\w+", text):
+                forms = frozenset(text + suffix for suffix in ("", "s", "S", "es", "ES", "Es"))
+            entry = _Entry(kind, rule, text, keys[0], _exact_pattern(text) if exact else None, forms,
+                           self._unless_keys(unless), title_only)
+            atoms = _atoms(text)
+            if "*" in keys[0] or "#" in keys[0]:
+                patterns.setdefault("".join(atoms), []).append(entry)
+            else:
+                for key in keys:
+                    entries.setdefault(key, []).append(entry)
+            (cjk if _is_unspaced(keys[0]) else latin).append(atoms)
+
+        for i, rule in enumerate(cfg.tags):
+            unless = dict(rule.unless)
+            for phrases in unless.values():
+                for phrase in phrases:
+                    add(CONTEXT, -1, phrase)
+            for term in rule.terms:
+                add(TERM, i, term, False, unless.get(term, ()), rule.title_only)
+            for term in rule.case_sensitive:
+                add(TERM, i, term, True, unless.get(term, ()), rule.title_only)
+            for phrase in rule.exclude:
+                add(EXCLUDE, -1, phrase)
+
+        self._entries = entries
+        self._patterns = [(re.compile(regex + _SUFFIX), found)
+                          for regex, found in sorted(patterns.items(), key=lambda kv: -len(kv[0]))]
+        self._resolved: dict[str, _Resolved] = {}
+        latin_trie = f"(?:{_trie_regex(latin)}){_SUFFIX}" if latin else "(?!)"
+        # ASCII text: every word start follows a space in the scan text
+        self._ascii_rx = re.compile(f" ({latin_trie})(?!\\w)")
+        # other text: Latin words next to CJK characters count as separate words
+        alternatives = [f"(?<!{_LATIN_WORD}){latin_trie}(?!{_LATIN_WORD})"]
+        if cjk:
+            alternatives.append(_trie_regex(cjk))
+        self._uni_rx = re.compile("|".join(alternatives))
+        self._decisions: dict[int, _Decision] = {}
+        nothing = self._decide(0)
+        self._empty = EMPTY if (nothing.tags, nothing.flag) == ((), False) else Classification(
+            tags=nothing.tags, flag=nothing.flag, priority=nothing.priority)
+        self._cache: dict[tuple[str, str], Classification] = {}
+        self._match_cache: dict[tuple, Match] = {}
+        self._fingerprint = hashlib.sha256(json.dumps(
+            {"engine": ENGINE_VERSION, "flag": self._flag.source, "high": self._high.source,
+              "rules": [asdict(r) for r in cfg.tags]},
+            sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+    @classmethod
+    def from_config(cls, cfg: ClassifierConfig) -> "Classifier":
+        try:
+            return cls(cfg)
+        except RuleProblem as exc:
+            raise ConfigError(None, f"classifier.{exc.key}", exc.problem) from None
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the rules (or the matching engine) change."""
+        return self._fingerprint
+
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self._rules if not r.cue)
+
+    # ------------------------------------------------------------ compiling
+
+    @staticmethod
+    def _unless_keys(phrases: Iterable[str]) -> frozenset[str]:
+        return frozenset(_term_keys(p)[0] for p in phrases)
+
+    def _resolve(self, matched: str) -> _Resolved:
+        """What a matched scan text means (cached per distinct text)."""
+        key = canonical(matched)
+        # one text can be several terms: "memecoins" is the term "memecoin*" and also,
+        # without its plural ending, the context phrase "memecoin"
+        candidates = [key] if _is_unspaced(key) else [key, key[:-1] if key.endswith("s") else "",
+                                                       key[:-2] if key.endswith("es") else ""]
+        found: list[_Entry] = []
+        rules: set[int] = set()  # one term per rule: "settles" is not also "settle"
+
+        def take(entries: Iterable[_Entry]) -> None:
+            for e in entries:
+                if e.kind != TERM:
+                    if e not in found:
+                        found.append(e)
+                elif e.rule not in rules or (e.exact is not None and e not in found):
+                    found.append(e)
+                    rules.add(e.rule)
+
+        for candidate in candidates:
+            take(self._entries.get(candidate, ()))
+        for pattern, pattern_entries in self._patterns:
+            if pattern.fullmatch(key):
+                take(pattern_entries)
+        plain = tuple(e for e in found if e.kind == TERM and e.exact is None and not e.title_only and not e.unless)
+        checked = tuple(e for e in found if e.kind == TERM and e not in plain)
+        keys = tuple(e.key for e in found if e.kind != TERM)
+        mask = 0
+        for e in plain:
+            mask |= 1 << e.rule
+        result = _Resolved(mask, plain, checked, keys) if found else _NOTHING
+        if len(self._resolved) > 100_000:
+            self._resolved.clear()
+        self._resolved[matched] = result
+        return result
+
+    def _decide(self, mask: int) -> _Decision:
+        rules = self._rules
+        n = len(rules)
+        held = {rules[i].name for i in range(n) if mask >> i & 1}
+        held |= {rules[i].name + ".title" for i in range(n) if mask >> (n + i) & 1}
+        via_when: set[int] = set()
+        for i in self._order:
+            name = rules[i].name
+            when, veto = self._when[i], self._veto[i]
+            if name not in held and when is not None and when(held):
+                held.add(name)
+                via_when.add(i)
+            if veto is not None and name in held and veto(held):
+                held.discard(name)
+                via_when.discard(i)
+        flag = self._flag(held)
+        high = flag and self._high(held | {"flag"})
+        label: list[str | None] = [r.name if (not r.cue and r.name in held) else None for r in rules]
+        # cue matches are reported under the tag whose `when` they made hold
+        for i in sorted(via_when):
+            if rules[i].cue:
+                continue
+            for j, r in enumerate(rules):
+                if r.cue and label[j] is None and r.name in held and r.name in self._when[i].names:
+                    label[j] = rules[i].name
+        decision = _Decision(
+            tags=tuple(r.name for r in rules if not r.cue and r.name in held),
+            flag=flag, priority="high" if high else ("normal" if flag else "none"), label=tuple(label))
+        self._decisions[mask] = decision
+        return decision
+
+    # ------------------------------------------------------------ classifying
+
+    def classify(self, title: str, summary: str = "") -> Classification:
+        key = (title, summary)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        result = self._classify(title, summary or "")
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = result
+        return result
+
+    def _spans(self, scan: str) -> list[tuple[str, int, int]]:
+        """(matched scan text, start, end) for every match, in order."""
+        if scan.isascii() or _UNSPACED.search(scan) is None:
+            found = self._ascii_rx.findall(scan)
+            if not found:
+                return []
+            spans = []
+            cursor = 0
+            for text in found:
+                # findall gives no positions; recover them: each match is the first
+                # " " + text at or after the previous one that ends on a word boundary
+                start = scan.find(" " + text, cursor) + 1
+                end = start + len(text)
+                while end < len(scan) and (scan[end].isalnum() or scan[end] == "_"):
+                    start = scan.find(" " + text, start) + 1
+                    if start == 0:  # cannot happen: the regex found it
+                        return [(m.group(1), m.start(1), m.end(1)) for m in self._ascii_rx.finditer(scan)]
+                    end = start + len(text)
+                spans.append((text, start, end))
+                cursor = end
+            return spans
+        return [(m.group(), m.start(), m.end()) for m in self._uni_rx.finditer(scan)]
+
+    def _collect(self, title: str, summary: str) -> _Hits | None:
+        """Every term that matched (after case, title-only and `unless` checks)."""
+        if "&" in title or not title.isascii():
+            t_norm, t_index = normalize(title)
+        else:
+            t_norm, t_index = title, None
+        if "&" in summary or not summary.isascii():
+            s_norm, s_index = normalize(summary)
+        else:
+            s_norm, s_index = summary, None
+        cased = " " + t_norm + "\x00 " + s_norm  # a space before each field; \x00 keeps phrases apart
+        if cased.isascii():
+            scan = cased.encode().lower().translate(_SCAN_TEXT_BYTES).decode()
+        else:
+            scan = _scan_text(_lower(cased))
+        spaced = scan.isascii() or _UNSPACED.search(scan) is None
+        if spaced:
+            texts = self._ascii_rx.findall(scan)
+            if not texts:
+                return None
+        else:
+            texts = self._uni_rx.findall(scan)
+            if not texts:
+                return None
+            positions = [m.span() for m in self._uni_rx.finditer(scan)]
+
+        resolved = self._resolved
+        title_end = len(t_norm) + 1
+        mask = 0
+        title_mask = 0
+        hits: list[tuple[tuple[_Entry, ...], int, int]] = []
+        keys: set[str] | None = None
+        conditional = False  # some hit has an `unless`: checked once all phrases are known
+        cased_scan: str | None = None
+        cursor = 0
+        length = len(scan)
+        find = scan.find
+        for i, text in enumerate(texts):
+            if spaced:
+                # findall gives no positions; recover them: each match is the first
+                # " " + text after the previous match that ends on a word boundary
+                start = find(text, cursor)
+                end = start + len(text)
+                while scan[start - 1] != " " or (end < length and (scan[end].isalnum() or scan[end] == "_")):
+                    start = find(text, start + 1)
+                    if start < 0:  # cannot happen (the regex found it); never loop on it
+                        return None
+                    end = start + len(text)
+                cursor = end
+            else:
+                start, end = positions[i]
+            r = resolved.get(text)
+            if r is None:
+                r = self._resolve(text)
+            if r.plain:
+                mask |= r.mask
+                if start < title_end:
+                    title_mask |= r.mask
+                hits.append((r.plain, start, end))
+            if r.checked:
+                for entry in r.checked:
+                    if entry.title_only and start >= title_end:
+                        continue
+                    if entry.forms is not None:
+                        if cased[start:end] not in entry.forms:
+                            continue
+                    elif entry.exact is not None:
+                        if cased_scan is None:
+                            cased_scan = _scan_text(cased)
+                        if not entry.exact.fullmatch(cased_scan, start, end):
+                            continue
+                    conditional = conditional or bool(entry.unless)
+                    mask |= 1 << entry.rule
+                    if start < title_end:
+                        title_mask |= 1 << entry.rule
+                    hits.append(((entry,), start, end))
+            if r.keys:
+                if keys is None:
+                    keys = set()
+                keys.update(r.keys)
+        if conditional and keys:
+            mask = title_mask = 0
+            kept = []
+            for entries, start, end in hits:
+                entries = tuple(e for e in entries if not e.unless or e.unless.isdisjoint(keys))
+                if entries:
+                    kept.append((entries, start, end))
+                    for e in entries:
+                        mask |= 1 << e.rule
+                        if start < title_end:
+                            title_mask |= 1 << e.rule
+            hits = kept
+        if not mask:
+            return None
+        return _Hits(hits, mask | title_mask << len(self._rules), title_end, t_index, s_index)
+
+    def explain(self, title: str, summary: str = "") -> list[Match]:
+        """Every rule term that matched, tags and cues alike, with `tag` set to the rule's
+        name: what to look at when an item is (or is not) flagged unexpectedly."""
+        found = self._collect(title, summary or "")
+        if found is None:
+            return []
+        out = []
+        for entries, start, end in found.hits:
+            for entry in entries:
+                out.append(self._match(entry.term, self._rules[entry.rule].name, start, end, found))
+        return out
+
+    def _match(self, term: str, tag: str, start: int, end: int, found: _Hits) -> Match:
+        """A Match with spans into the caller's strings (cached: most recur)."""
+        if start < found.title_end:
+            where, start, end = "title", start - 1, end - 1
+            if found.t_index is not None:
+                start, end = found.t_index[start], found.t_index[end]
+        else:
+            where, start, end = "summary", start - found.title_end - 2, end - found.title_end - 2
+            if found.s_index is not None:
+                start, end = found.s_index[start], found.s_index[end]
+        key = (term, tag, where, start, end)
+        match = self._match_cache.get(key)
+        if match is None:
+            if len(self._match_cache) > 200_000:
+                self._match_cache.clear()
+            match = self._match_cache[key] = Match(term, tag, where, start, end)
+        return match
+
+    def _classify(self, title: str, summary: str) -> Classification:
+        found = self._collect(title, summary)
+        if found is None:
+            return self._empty
+        hits, mask, title_end, t_index, s_index = found
+        decision = self._decisions.get(mask) or self._decide(mask)
+        label = decision.label
+        matches = []
+        score = 0.0
+        summary_start = title_end + 2
+        cache = self._match_cache
+        for entries, start, end in hits:
+            for entry in entries:
+                tag = label[entry.rule]
+                if tag is None:
+                    continue
+                # inlined self._match(): this loop is the hot path
+                if start < title_end:
+                    score += 1.0
+                    key = (entry.term, tag, "title", start - 1, end - 1) if t_index is None else \
+                        (entry.term, tag, "title", t_index[start - 1], t_index[end - 1])
+                else:
+                    score += 0.5
+                    key = (entry.term, tag, "summary", start - summary_start, end - summary_start) \
+                        if s_index is None else \
+                        (entry.term, tag, "summary", s_index[start - summary_start], s_index[end - summary_start])
+                match = cache.get(key)
+                if match is None:
+                    if len(cache) > 200_000:
+                        cache.clear()
+                    match = cache[key] = Match(*key)
+                matches.append(match)
+        if not decision.tags and not matches and not decision.flag:
+            return EMPTY
+        return Classification(tags=decision.tags, flag=decision.flag, priority=decision.priority,
+                              matches=tuple(matches), score=score)
+
+
+def _exact_pattern(term: str) -> re.Pattern[str]:
+    """Matches `term` in exactly its case (its plural ending in any case), on scan text."""
+    return re.compile("".join(_atoms(term, case_sensitive=True)) + "(?i:s|es|)")
+
+
+# ---------------------------------------------------------------- the CLI's output
+
+
+def cli_output(classifier: Classifier, data: bytes, spans: bool = False) -> str:
+    """What `policywatch classify` wrote to stdout for `data` before the speed work (the
+    loop of tui/commands/classify.py's run() at commit e46b0c7, good lines only)."""
+    encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+    out = []
+    added_keys = {"flag", "priority", "tags", "matches"} | ({"match_spans", "score"} if spans else set())
+    for number, raw in enumerate(io.BytesIO(data), 1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            obj = json.loads(text)
+        except ValueError:
+            continue
+        if not (type(obj) is dict and type(obj.get("title")) is str
+                and type(obj.get("summary", "")) in (str, type(None))):
+            continue
+        result = classifier.classify(obj["title"], obj.get("summary") or "")
+        added = result.to_json()
+        if spans:
+            added["match_spans"] = [{"term": m.term, "tag": m.tag, "field": m.field, "start": m.start, "end": m.end}
+                                    for m in result.matches]
+            added["score"] = result.score
+        if text.isascii() and added_keys.isdisjoint(obj):
+            out.append(text.rstrip()[:-1] + ", " + encode(added)[1:])
+        else:
+            obj.update(added)
+            out.append(encode(obj))
+    return "".join(line + "\n" for line in out)
