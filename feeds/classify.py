@@ -30,7 +30,9 @@ import html
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from bisect import bisect_left
+from dataclasses import asdict, dataclass, fields
+from itertools import accumulate
 from typing import Iterable, NamedTuple
 
 from feeds.config import ClassifierConfig, ConfigError, TagRule
@@ -321,6 +323,42 @@ class _Decision:
 EMPTY = Classification()
 
 
+def _classification_maker():
+    """Classification(*fields), at less than half the cost of its dataclass __init__ (which
+    goes through object.__setattr__ per field, as the class is frozen): the classifier
+    makes one per matched item. Checks at import that it sets every field."""
+    names = [f.name for f in fields(Classification)]
+    if names != ["tags", "flag", "priority", "matches", "score"]:
+        raise RuntimeError(f"feeds.classify needs updating for Classification's fields {names}")
+    new = object.__new__
+    set_tags, set_flag, set_priority, set_matches, set_score = (getattr(Classification, n).__set__ for n in names)
+
+    def make(tags: tuple[str, ...], flag: bool, priority: str, matches: tuple[Match, ...],
+             score: float) -> Classification:
+        result = new(Classification)
+        set_tags(result, tags)
+        set_flag(result, flag)
+        set_priority(result, priority)
+        set_matches(result, matches)
+        set_score(result, score)
+        return result
+
+    return make
+
+
+_classification = _classification_maker()
+
+
+class _Plan(NamedTuple):
+    """The result for one combination of matched texts, less the matches' positions."""
+
+    tags: tuple[str, ...]
+    flag: bool
+    priority: str
+    score: float
+    matches: tuple[tuple[str, str, str, int], ...]  # term, tag, field, index of its piece in the split
+
+
 @dataclass(frozen=True)
 class CheckedRules:
     """What check_rules learned: each rule's when/veto, the flag and high conditions,
@@ -408,7 +446,7 @@ def _dependency_order(cfg: ClassifierConfig, deps: dict[str, set[str]]) -> list[
 class Classifier:
     """Compiled rules. Build once with from_config; classify() is pure and cached."""
 
-    CACHE_SIZE = 50_000
+    CACHE_SIZE = 2048
 
     def __init__(self, cfg: ClassifierConfig) -> None:
         checked = check_rules(cfg)
@@ -462,12 +500,16 @@ class Classifier:
         self._resolved: dict[str, _Resolved] = {}
         latin_trie = f"(?:{_trie_regex(latin)}){_SUFFIX}" if latin else "(?!)"
         # ASCII text: every word start follows a space in the scan text
-        self._ascii_rx = re.compile(f" ({latin_trie})(?!\\w)")
         # other text: Latin words next to CJK characters count as separate words
         alternatives = [f"(?<!{_LATIN_WORD}){latin_trie}(?!{_LATIN_WORD})"]
         if cjk:
             alternatives.append(_trie_regex(cjk))
         self._uni_rx = re.compile("|".join(alternatives))
+        # ASCII text: every word start follows a space in the scan text. split() returns
+        # the text between matches too, so the pieces' lengths give every position.
+        self._split = re.compile(f"( {latin_trie})(?!\\w)").split
+        self._plans: dict[tuple, _Plan | Classification | tuple[int, ...]] = {}
+        self._meanings: dict[tuple, _Plan | Classification] = {}
         self._decisions: dict[int, _Decision] = {}
         nothing = self._decide(0)
         self._empty = EMPTY if (nothing.tags, nothing.flag) == ((), False) else Classification(
@@ -581,29 +623,6 @@ class Classifier:
         self._cache[key] = result
         return result
 
-    def _spans(self, scan: str) -> list[tuple[str, int, int]]:
-        """(matched scan text, start, end) for every match, in order."""
-        if scan.isascii() or _UNSPACED.search(scan) is None:
-            found = self._ascii_rx.findall(scan)
-            if not found:
-                return []
-            spans = []
-            cursor = 0
-            for text in found:
-                # findall gives no positions; recover them: each match is the first
-                # " " + text at or after the previous one that ends on a word boundary
-                start = scan.find(" " + text, cursor) + 1
-                end = start + len(text)
-                while end < len(scan) and (scan[end].isalnum() or scan[end] == "_"):
-                    start = scan.find(" " + text, start) + 1
-                    if start == 0:  # cannot happen: the regex found it
-                        return [(m.group(1), m.start(1), m.end(1)) for m in self._ascii_rx.finditer(scan)]
-                    end = start + len(text)
-                spans.append((text, start, end))
-                cursor = end
-            return spans
-        return [(m.group(), m.start(), m.end()) for m in self._uni_rx.finditer(scan)]
-
     def _collect(self, title: str, summary: str) -> _Hits | None:
         """Every term that matched (after case, title-only and `unless` checks)."""
         if "&" in title or not title.isascii():
@@ -619,42 +638,30 @@ class Classifier:
             scan = cased.encode().lower().translate(_SCAN_TEXT_BYTES).decode()
         else:
             scan = _scan_text(_lower(cased))
-        spaced = scan.isascii() or _UNSPACED.search(scan) is None
-        if spaced:
-            texts = self._ascii_rx.findall(scan)
-            if not texts:
-                return None
+        if scan.isascii() or _UNSPACED.search(scan) is None:
+            parts = self._split(scan)
+            texts = [text[1:] for text in parts[1::2]]
+            ends = list(accumulate(map(len, parts)))
+            positions = [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)]
         else:
-            texts = self._uni_rx.findall(scan)
-            if not texts:
-                return None
-            positions = [m.span() for m in self._uni_rx.finditer(scan)]
+            found = list(self._uni_rx.finditer(scan))
+            texts = [m.group() for m in found]
+            positions = [m.span() for m in found]
+        if not texts:
+            return None
+        return self._hits(texts, positions, cased, len(t_norm) + 1, t_index, s_index)
 
+    def _hits(self, texts: list[str], positions: list[tuple[int, int]], cased: str, title_end: int,
+              t_index: list[int] | None, s_index: list[int] | None) -> _Hits | None:
+        """The terms behind matched scan texts, after case, title-only and `unless` checks."""
         resolved = self._resolved
-        title_end = len(t_norm) + 1
         mask = 0
         title_mask = 0
         hits: list[tuple[tuple[_Entry, ...], int, int]] = []
         keys: set[str] | None = None
         conditional = False  # some hit has an `unless`: checked once all phrases are known
         cased_scan: str | None = None
-        cursor = 0
-        length = len(scan)
-        find = scan.find
-        for i, text in enumerate(texts):
-            if spaced:
-                # findall gives no positions; recover them: each match is the first
-                # " " + text after the previous match that ends on a word boundary
-                start = find(text, cursor)
-                end = start + len(text)
-                while scan[start - 1] != " " or (end < length and (scan[end].isalnum() or scan[end] == "_")):
-                    start = find(text, start + 1)
-                    if start < 0:  # cannot happen (the regex found it); never loop on it
-                        return None
-                    end = start + len(text)
-                cursor = end
-            else:
-                start, end = positions[i]
+        for text, (start, end) in zip(texts, positions):
             r = resolved.get(text)
             if r is None:
                 r = self._resolve(text)
@@ -731,9 +738,107 @@ class Classifier:
         return match
 
     def _classify(self, title: str, summary: str) -> Classification:
-        found = self._collect(title, summary)
-        if found is None:
+        """The fast path, for text that is ASCII once folded and has no entities (nearly
+        every English headline): one regex split in C finds every match and, through the
+        lengths of the pieces, its position. What the matches mean depends only on the
+        matched texts, how many of them are in the title and, for case-sensitive terms,
+        their case, so that is worked out once per distinct combination (by the general
+        path) and kept as a plan; each item then only places the plan's matches."""
+        if "&" in title or "&" in summary:
+            return self._classify_general(title, summary)
+        if not title.isascii():
+            title = fold(title)
+            if not title.isascii():
+                return self._classify_general(title, summary)
+        if not summary.isascii():
+            summary = fold(summary)
+            if not summary.isascii():
+                return self._classify_general(title, summary)
+        cased = " " + title + "\x00 " + summary
+        parts = self._split(cased.encode().lower().translate(_SCAN_TEXT_BYTES).decode())
+        if len(parts) == 1:
             return self._empty
+        # parts alternate text between matches and matches (each with its space in front),
+        # so the running lengths alternate match starts and ends
+        ends = list(accumulate(map(len, parts)))
+        texts = "\x00".join(parts[1::2])  # no match holds a \x00
+        if summary:
+            key = (texts, (bisect_left(ends, len(title), 0, len(ends) - 1) + 1) // 2)  # matches in the title
+        else:
+            key = (texts, len(parts) >> 1)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(key, parts, title, summary)
+        if type(plan) is tuple:  # the case of some matches decides: look up again with it
+            key = (texts, key[1], tuple([cased[ends[j] + 1:ends[j + 1]] for j in plan]))
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plan(key, parts, title, summary)
+            if type(plan) is not _Plan:
+                return plan
+        elif type(plan) is not _Plan:
+            return plan
+        matches = []
+        cache = self._match_cache
+        summary_start = len(title) + 3
+        for term, tag, field, j in plan.matches:
+            if field == "title":
+                mkey = (term, tag, field, ends[j], ends[j + 1] - 1)
+            else:
+                mkey = (term, tag, field, ends[j] + 1 - summary_start, ends[j + 1] - summary_start)
+            match = cache.get(mkey)
+            if match is None:
+                if len(cache) > 200_000:
+                    cache.clear()
+                match = cache[mkey] = Match(*mkey)
+            matches.append(match)
+        return _classification(plan.tags, plan.flag, plan.priority, tuple(matches), plan.score)
+
+    def _plan(self, key: tuple, parts: list[str], title: str, summary: str) -> _Plan | Classification | tuple[int, ...]:
+        """What _classify's look-up of `key` gives. On the first look-up (a key without
+        the case of the matches): the indexes in `parts` of the matches whose case
+        matters, if there are any. Otherwise the plan, shared by every combination of
+        matched texts that means the same ("drops 4%" and "drops 5%" both are the term
+        "drop* #%") and worked out by the general path on the item at hand."""
+        if len(self._plans) > 100_000:
+            self._plans.clear()
+            self._meanings.clear()
+        resolved = []
+        cased = []
+        for j in range(1, len(parts), 2):
+            text = parts[j][1:]
+            r = self._resolved.get(text) or self._resolve(text)
+            resolved.append(r)
+            if any(e.forms is not None or e.exact is not None for e in r.checked):
+                cased.append(j - 1)
+        if cased and len(key) == 2:
+            self._plans[key] = plan = tuple(cased)
+            return plan
+        meaning = (tuple(resolved), key[1], key[2] if len(key) == 3 else ())
+        plan = self._meanings.get(meaning)
+        if plan is None:
+            ends = list(accumulate(map(len, parts)))
+            found = self._hits([text[1:] for text in parts[1::2]],
+                               [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)],
+                               " " + title + "\x00 " + summary, len(title) + 1, None, None)
+            plan = self._empty if found is None else self._result(found)
+            if plan.matches:  # each match as the index of its piece in `parts`
+                summary_start = len(title) + 3
+                where = {}
+                for j in range(0, len(ends) - 1, 2):
+                    where["title", ends[j]] = where["summary", ends[j] + 1 - summary_start] = j
+                plan = _Plan(plan.tags, plan.flag, plan.priority, plan.score,
+                             tuple((m.term, m.tag, m.field, where[m.field, m.start]) for m in plan.matches))
+            self._meanings[meaning] = plan
+        self._plans[key] = plan
+        return plan
+
+    def _classify_general(self, title: str, summary: str) -> Classification:
+        """Any text: entities, CJK, anything _classify's fast path leaves to it."""
+        found = self._collect(title, summary)
+        return self._empty if found is None else self._result(found)
+
+    def _result(self, found: _Hits) -> Classification:
         hits, mask, title_end, t_index, s_index = found
         decision = self._decisions.get(mask) or self._decide(mask)
         label = decision.label

@@ -198,3 +198,14 @@ def test_cli_writes_the_same_bytes(spans):
     assert out.returncode == 1  # the bad lines
     assert out.stderr.decode().count("skipped") == 3
     assert out.stdout.decode("ascii") == reference.cli_output(reference.Classifier.from_config(SHIPPED), data, spans)
+
+
+def test_matches_that_join_to_the_same_text_are_kept_apart():
+    """"digital asset" + "fund" and "digital" + "asset fund": the same words matched in
+    different pieces mean different things, even to a classifier that has seen the other."""
+    rules = ClassifierConfig(tags=(TagRule(name="crypto", terms=("digital asset", "fund")),
+                                   TagRule(name="retirement", terms=("digital", "asset fund"))),
+                             flag="crypto", high="retirement")
+    new, ref = both(rules)
+    assert_same([("Digital asset news fund", ""), ("Digital news asset fund", ""),
+                 ("x", "Digital asset news fund"), ("x", "Digital news asset fund")], new, ref)
