@@ -156,6 +156,9 @@ _PAREN = re.compile(r"\s*\(\s*(\w{1,3})\s*\)")
 _PUNCT = "\"'([]{}<>/\\:;!?&@|~^=+`_-"  # not ")": it closes "401(k)"
 _SCAN_TEXT_RE = re.compile("[" + re.escape(_PUNCT + "#*") + "]")
 _SCAN_TEXT_BYTES = bytes.maketrans((_PUNCT + "#*").encode(), b" " * len(_PUNCT + "#*"))
+# the same, and lower case, in one pass
+_SCAN_LOWER_BYTES = bytes.maketrans((_PUNCT + "#*").encode() + bytes(range(65, 91)),
+                                    b" " * len(_PUNCT + "#*") + bytes(range(97, 123)))
 
 
 def _scan_text(text: str) -> str:
@@ -295,13 +298,15 @@ class _Entry:
 class _Resolved:
     """What one matched text means, precomputed so the per-match work stays small."""
 
+    meaning: int  # the same number for texts that mean the same ("drops 4%", "drops 5%")
     mask: int  # rule bits of `plain`
     plain: tuple[_Entry, ...]  # terms that need no further check
     checked: tuple[_Entry, ...]  # terms with a case, title-only or `unless` check
     keys: tuple[str, ...]  # exclusion and context phrases (for `unless`)
+    cased: bool  # some of `checked` depend on the case of the text
 
 
-_NOTHING = _Resolved(0, (), (), ())
+_NOTHING = _Resolved(0, 0, (), (), (), False)
 
 
 class _Hits(NamedTuple):
@@ -323,30 +328,18 @@ class _Decision:
 EMPTY = Classification()
 
 
-def _classification_maker():
-    """Classification(*fields), at less than half the cost of its dataclass __init__ (which
-    goes through object.__setattr__ per field, as the class is frozen): the classifier
-    makes one per matched item. Checks at import that it sets every field."""
+def _slot_setters() -> tuple:
+    """Setters for Classification's fields, which _classify uses instead of its frozen
+    dataclass __init__ (that goes through object.__setattr__ per field). Checks at import
+    that they cover every field."""
     names = [f.name for f in fields(Classification)]
     if names != ["tags", "flag", "priority", "matches", "score"]:
         raise RuntimeError(f"feeds.classify needs updating for Classification's fields {names}")
-    new = object.__new__
-    set_tags, set_flag, set_priority, set_matches, set_score = (getattr(Classification, n).__set__ for n in names)
-
-    def make(tags: tuple[str, ...], flag: bool, priority: str, matches: tuple[Match, ...],
-             score: float) -> Classification:
-        result = new(Classification)
-        set_tags(result, tags)
-        set_flag(result, flag)
-        set_priority(result, priority)
-        set_matches(result, matches)
-        set_score(result, score)
-        return result
-
-    return make
+    return tuple(getattr(Classification, name).__set__ for name in names)
 
 
-_classification = _classification_maker()
+_new = object.__new__
+_set_tags, _set_flag, _set_priority, _set_matches, _set_score = _slot_setters()
 
 
 class _Plan(NamedTuple):
@@ -356,7 +349,9 @@ class _Plan(NamedTuple):
     flag: bool
     priority: str
     score: float
-    matches: tuple[tuple[str, str, str, int], ...]  # term, tag, field, index of its piece in the split
+    # each match: its template (term, tag, field; the number in Classifier._templates,
+    # shifted left 64 bits), whether it is in the title, the index of its piece in the split
+    matches: tuple[tuple[int, bool, int], ...]
 
 
 @dataclass(frozen=True)
@@ -446,7 +441,7 @@ def _dependency_order(cfg: ClassifierConfig, deps: dict[str, set[str]]) -> list[
 class Classifier:
     """Compiled rules. Build once with from_config; classify() is pure and cached."""
 
-    CACHE_SIZE = 2048
+    CACHE_SIZE = 1024
 
     def __init__(self, cfg: ClassifierConfig) -> None:
         checked = check_rules(cfg)
@@ -498,6 +493,7 @@ class Classifier:
         self._patterns = [(re.compile(regex + _SUFFIX), found)
                           for regex, found in sorted(patterns.items(), key=lambda kv: -len(kv[0]))]
         self._resolved: dict[str, _Resolved] = {}
+        self._resolved_meanings: dict[tuple, int] = {}  # bounded: one per set of entries a text can hit
         latin_trie = f"(?:{_trie_regex(latin)}){_SUFFIX}" if latin else "(?!)"
         # ASCII text: every word start follows a space in the scan text
         # other text: Latin words next to CJK characters count as separate words
@@ -508,8 +504,12 @@ class Classifier:
         # ASCII text: every word start follows a space in the scan text. split() returns
         # the text between matches too, so the pieces' lengths give every position.
         self._split = re.compile(f"( {latin_trie})(?!\\w)").split
-        self._plans: dict[tuple, _Plan | Classification | tuple[int, ...]] = {}
+        self._plans: dict[str | tuple, _Plan | Classification | tuple[int, ...]] = {}
         self._meanings: dict[tuple, _Plan | Classification] = {}
+        self._template_ids: dict[tuple[str, str, str], int] = {}  # bounded by the rules' terms x tags x 2
+        self._templates: list[tuple[str, str, str]] = []
+        # Match objects by template << 64 | start << 32 | end: an int key costs less than a tuple
+        self._placed: dict[int, Match] = {}
         self._decisions: dict[int, _Decision] = {}
         nothing = self._decide(0)
         self._empty = EMPTY if (nothing.tags, nothing.flag) == ((), False) else Classification(
@@ -573,7 +573,12 @@ class Classifier:
         mask = 0
         for e in plain:
             mask |= 1 << e.rule
-        result = _Resolved(mask, plain, checked, keys) if found else _NOTHING
+        if found:
+            meaning = self._resolved_meanings.setdefault((mask, plain, checked, keys), len(self._resolved_meanings) + 1)
+            result = _Resolved(meaning, mask, plain, checked, keys,
+                               any(e.forms is not None or e.exact is not None for e in checked))
+        else:
+            result = _NOTHING
         if len(self._resolved) > 100_000:
             self._resolved.clear()
         self._resolved[matched] = result
@@ -755,66 +760,84 @@ class Classifier:
             if not summary.isascii():
                 return self._classify_general(title, summary)
         cased = " " + title + "\x00 " + summary
-        parts = self._split(cased.encode().lower().translate(_SCAN_TEXT_BYTES).decode())
+        parts = self._split(cased.encode().translate(_SCAN_LOWER_BYTES).decode())
         if len(parts) == 1:
             return self._empty
         # parts alternate text between matches and matches (each with its space in front),
         # so the running lengths alternate match starts and ends
         ends = list(accumulate(map(len, parts)))
-        texts = "\x00".join(parts[1::2])  # no match holds a \x00
+        key = "\x00".join(parts[1::2])  # no match holds a \x00
+        n_title = None  # every match is in the title
         if summary:
-            key = (texts, (bisect_left(ends, len(title), 0, len(ends) - 1) + 1) // 2)  # matches in the title
-        else:
-            key = (texts, len(parts) >> 1)
+            n_title = (bisect_left(ends, len(title), 0, len(ends) - 1) + 1) >> 1
+            key = (key, n_title)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plan(key, parts, title, summary)
-        if type(plan) is tuple:  # the case of some matches decides: look up again with it
-            key = (texts, key[1], tuple([cased[ends[j] + 1:ends[j + 1]] for j in plan]))
+            plan = self._plan(key, parts, title, summary, n_title, None)
+        if type(plan) is not _Plan:
+            if type(plan) is not tuple:
+                return plan  # a Classification without matches
+            # the case of some matches decides: look up again with it
+            if len(plan) == 1:
+                case = cased[ends[plan[0]] + 1:ends[plan[0] + 1]]
+            else:
+                case = tuple([cased[ends[j] + 1:ends[j + 1]] for j in plan])
+            key = (key, case)
             plan = self._plans.get(key)
             if plan is None:
-                plan = self._plan(key, parts, title, summary)
+                plan = self._plan(key, parts, title, summary, n_title, case)
             if type(plan) is not _Plan:
                 return plan
-        elif type(plan) is not _Plan:
-            return plan
         matches = []
-        cache = self._match_cache
+        placed = self._placed
         summary_start = len(title) + 3
-        for term, tag, field, j in plan.matches:
-            if field == "title":
-                mkey = (term, tag, field, ends[j], ends[j + 1] - 1)
+        for template, in_title, j in plan.matches:
+            if in_title:
+                start, end = ends[j], ends[j + 1] - 1
             else:
-                mkey = (term, tag, field, ends[j] + 1 - summary_start, ends[j + 1] - summary_start)
-            match = cache.get(mkey)
+                start, end = ends[j] + 1 - summary_start, ends[j + 1] - summary_start
+            match = placed.get(template | start << 32 | end)
             if match is None:
-                if len(cache) > 200_000:
-                    cache.clear()
-                match = cache[mkey] = Match(*mkey)
+                match = self._place(template, start, end)
             matches.append(match)
-        return _classification(plan.tags, plan.flag, plan.priority, tuple(matches), plan.score)
+        # Classification(...) without its frozen dataclass __init__, at less than half the cost
+        result = _new(Classification)
+        _set_tags(result, plan.tags)
+        _set_flag(result, plan.flag)
+        _set_priority(result, plan.priority)
+        _set_matches(result, tuple(matches))
+        _set_score(result, plan.score)
+        return result
 
-    def _plan(self, key: tuple, parts: list[str], title: str, summary: str) -> _Plan | Classification | tuple[int, ...]:
-        """What _classify's look-up of `key` gives. On the first look-up (a key without
-        the case of the matches): the indexes in `parts` of the matches whose case
-        matters, if there are any. Otherwise the plan, shared by every combination of
-        matched texts that means the same ("drops 4%" and "drops 5%" both are the term
-        "drop* #%") and worked out by the general path on the item at hand."""
+    def _place(self, template: int, start: int, end: int) -> Match:
+        """The Match for a plan's match template at a position (kept: most recur)."""
+        if len(self._placed) > 200_000:
+            self._placed.clear()
+        match = self._placed[template | start << 32 | end] = Match(*self._templates[template >> 64], start, end)
+        return match
+
+    def _plan(self, key: str | tuple, parts: list[str], title: str, summary: str, n_title: int | None,
+              case: str | tuple[str, ...] | None) -> _Plan | Classification | tuple[int, ...]:
+        """What _classify's look-up of `key` gives. On the first look-up (`case` None),
+        if the case of some matches matters: the indexes in `parts` where they start.
+        Otherwise the plan, shared by every combination of matched texts that means the
+        same ("drops 4%" and "drops 5%" are both the term "drop* #%"), worked out by the
+        general path's matching on the item at hand."""
         if len(self._plans) > 100_000:
             self._plans.clear()
             self._meanings.clear()
-        resolved = []
+        meanings = []
         cased = []
         for j in range(1, len(parts), 2):
             text = parts[j][1:]
             r = self._resolved.get(text) or self._resolve(text)
-            resolved.append(r)
-            if any(e.forms is not None or e.exact is not None for e in r.checked):
+            meanings.append(r.meaning)
+            if r.cased:
                 cased.append(j - 1)
-        if cased and len(key) == 2:
+        if cased and case is None:
             self._plans[key] = plan = tuple(cased)
             return plan
-        meaning = (tuple(resolved), key[1], key[2] if len(key) == 3 else ())
+        meaning = (tuple(meanings), n_title, case)
         plan = self._meanings.get(meaning)
         if plan is None:
             ends = list(accumulate(map(len, parts)))
@@ -822,13 +845,17 @@ class Classifier:
                                [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)],
                                " " + title + "\x00 " + summary, len(title) + 1, None, None)
             plan = self._empty if found is None else self._result(found)
-            if plan.matches:  # each match as the index of its piece in `parts`
+            if plan.matches:  # each match as its template and the index of its piece in `parts`
                 summary_start = len(title) + 3
                 where = {}
                 for j in range(0, len(ends) - 1, 2):
                     where["title", ends[j]] = where["summary", ends[j] + 1 - summary_start] = j
-                plan = _Plan(plan.tags, plan.flag, plan.priority, plan.score,
-                             tuple((m.term, m.tag, m.field, where[m.field, m.start]) for m in plan.matches))
+                templates = self._template_ids
+                plan = _Plan(plan.tags, plan.flag, plan.priority, plan.score, tuple(
+                    (templates.setdefault((m.term, m.tag, m.field), len(templates)) << 64, m.field == "title",
+                     where[m.field, m.start]) for m in plan.matches))
+                if len(self._templates) < len(templates):
+                    self._templates[:] = sorted(templates, key=templates.__getitem__)
             self._meanings[meaning] = plan
         self._plans[key] = plan
         return plan
