@@ -184,6 +184,13 @@ def _cli_input() -> bytes:
         '{"title": "Pension &amp; 401(k) rule", "summary": "IRA"}\r',
         "", "   ", "not json", '["a list"]', '{"title": 5}',
         json.dumps({"title": "DOL order on IRAs", "summary": "\u2028 SEC", "x": "\u202e"}),
+        # where orjson (the CLI's fast parser) and the stdlib differ: huge numbers, NaN,
+        # lone surrogates, and the error message for a line that is not an object
+        '{"title": "SEC approves bitcoin ETF", "n": 123456789012345678901234567890}',
+        '{"title": "SEC approves bitcoin ETF", "flag": true, "n": 123456789012345678901234567890}',
+        '{"title": "SEC approves bitcoin ETF", "f": 1e400}',
+        '{"title": "IRA rule for 401(k)s", "x": NaN}', '{"title": "IRA \\ud800 rule", "summary": "SEC"}',
+        "123456789012345678901234567890", '{"title": "SEC", "summary": 5}',
     ]
     for i, line in enumerate(extra):
         lines.insert(7 * i + 3, line)
@@ -196,7 +203,8 @@ def test_cli_writes_the_same_bytes(spans):
     args = [sys.executable, "-m", "tui", "classify"] + (["--spans"] if spans else [])
     out = subprocess.run(args, input=data, capture_output=True, cwd=REPO, timeout=120)
     assert out.returncode == 1  # the bad lines
-    assert out.stderr.decode().count("skipped") == 3
+    assert out.stderr.decode().count("skipped") == 5
+    assert ": expected a JSON object, got int; skipped" in out.stderr.decode()  # not "got float"
     assert out.stdout.decode("ascii") == reference.cli_output(reference.Classifier.from_config(SHIPPED), data, spans)
 
 
