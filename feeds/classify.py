@@ -32,8 +32,9 @@ import re
 import unicodedata
 from bisect import bisect_left
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from itertools import accumulate
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 from feeds.config import ClassifierConfig, ConfigError, TagRule
 from feeds import tagexpr
@@ -502,16 +503,12 @@ class Classifier:
         self._resolved: dict[str, _Resolved] = {}
         self._resolved_meanings: dict[tuple, int] = {}  # bounded: one per set of entries a text can hit
         latin_trie = f"(?:{_trie_regex(latin)}){_SUFFIX}" if latin else "(?!)"
-        # ASCII text: every word start follows a space in the scan text
-        # other text: Latin words next to CJK characters count as separate words
-        alternatives = [f"(?<!{_LATIN_WORD}){latin_trie}(?!{_LATIN_WORD})"]
-        if cjk:
-            alternatives.append(_trie_regex(cjk))
-        self._uni_rx = re.compile("|".join(alternatives))
-        # ASCII text: every word start follows a space in the scan text. split() returns
-        # the text between matches too, so the pieces' lengths give every position.
-        self._split = re.compile(f"( {latin_trie})(?!\\w)").split
-        # the same on ASCII bytes, for the fast path: a little faster
+        self._latin_trie = latin_trie
+        self._cjk_trie = _trie_regex(cjk) if cjk else None
+        # Text that is ASCII once folded (nearly all) is matched as bytes: every word start
+        # follows a space in the scan text, and split() returns the text between matches
+        # too, so the pieces' lengths give every position. The regexes for other text are
+        # compiled when first needed (_split, _uni_rx): each costs ~20 ms at start-up.
         self._split_bytes = re.compile(f"( {latin_trie})(?!\\w)".encode(), re.ASCII).split
         self._plans: dict[bytes | tuple, _Plan | Classification | _ByCase] = {}
         self._meanings: dict[tuple, _Plan | Classification] = {}
@@ -529,6 +526,19 @@ class Classifier:
             {"engine": ENGINE_VERSION, "flag": self._flag.source, "high": self._high.source,
               "rules": [asdict(r) for r in cfg.tags]},
             sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+    @cached_property
+    def _split(self) -> Callable[[str], list[str]]:
+        """_split_bytes for str: Latin text that is not ASCII (Cyrillic, Greek...)."""
+        return re.compile(f"( {self._latin_trie})(?!\\w)").split
+
+    @cached_property
+    def _uni_rx(self) -> re.Pattern[str]:
+        """Text with CJK: Latin words next to CJK characters count as separate words."""
+        alternatives = [f"(?<!{_LATIN_WORD}){self._latin_trie}(?!{_LATIN_WORD})"]
+        if self._cjk_trie is not None:
+            alternatives.append(self._cjk_trie)
+        return re.compile("|".join(alternatives))
 
     @classmethod
     def from_config(cls, cfg: ClassifierConfig) -> "Classifier":
