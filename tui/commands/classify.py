@@ -5,10 +5,13 @@ skipped; the exit status is then 1."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
+from itertools import chain, islice
 from operator import attrgetter
-from typing import Any, BinaryIO, Callable, Iterator, TextIO
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 try:  # a declared dependency; the stdlib parser does the same, only slower
     from orjson import loads as fast_loads
@@ -20,11 +23,15 @@ from feeds.config import ConfigError
 from tui.commands.common import config_from, fail
 
 BATCH = 2048  # output lines written at once
+CHUNK = 1 << 20  # input bytes per job for a worker process; smaller inputs are classified in-process
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spans", action="store_true",
                         help="also add `match_spans` (term, tag, field, start, end) and `score`")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help=f"processes that classify a large input (over {CHUNK >> 20} MiB) at once "
+                             "(default: one per CPU)")
 
 
 def classifier_from(args: argparse.Namespace) -> Classifier:
@@ -55,8 +62,10 @@ class ItemReader:
     item) goes to the stdlib parser, which decides every error message; the stdlib's is
     also the object callers get unless they ask for the fast one."""
 
-    def __init__(self, stream: BinaryIO, errors: TextIO, what: str, fast_loads: Callable[[bytes], Any] | None = None) -> None:
+    def __init__(self, stream: Iterable[bytes], errors: TextIO, what: str,
+                 fast_loads: Callable[[bytes], Any] | None = None, first_line: int = 1) -> None:
         self.stream = stream
+        self.first_line = first_line
         self.errors = errors
         self.what = what
         self.fast_loads = fast_loads
@@ -65,7 +74,7 @@ class ItemReader:
     def __iter__(self) -> Iterator[tuple[int, bytes | str, dict[str, Any]]]:
         loads = json.loads
         fast_loads = self.fast_loads
-        for number, raw in enumerate(self.stream, 1):
+        for number, raw in enumerate(self.stream, self.first_line):
             if fast_loads is not None and raw.isascii():
                 try:
                     obj = fast_loads(raw)
@@ -103,48 +112,99 @@ _SUMMARY_TYPES = (str, type(None))
 _term = attrgetter("term")
 
 
-def run(args: argparse.Namespace) -> int:
-    classifier = classifier_from(args)
-    encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
-    classify = classifier.classify
-    out = sys.stdout.buffer
-    spans = args.spans
-    pending: list[bytes] = []
-    reader = ItemReader(sys.stdin.buffer, sys.stderr, "classify", fast_loads)
-    added_keys = {"flag", "priority", "tags", "matches"} | ({"match_spans", "score"} if spans else set())
-    # the added fields, encoded, by what they hold: most items share a few hundred labelings
-    encoded: dict[tuple, bytes] = {}
-    for _, line, obj in reader:
-        result = classify(obj["title"], obj.get("summary") or "")
-        if spans:
-            added = result.to_json()
-            added["match_spans"] = [{"term": m.term, "tag": m.tag, "field": m.field, "start": m.start, "end": m.end}
-                                    for m in result.matches]
-            added["score"] = result.score
-            suffix = encode(added)[1:].encode()
-        else:
-            key = (result.flag, result.priority, result.tags, tuple(map(_term, result.matches)))
-            suffix = encoded.get(key)
-            if suffix is None:
-                if len(encoded) > 10_000:
-                    encoded.clear()
+class Labeler:
+    """Turns input lines into output lines: each item with the classifier's fields added."""
+
+    def __init__(self, classifier: Classifier, spans: bool) -> None:
+        self.classify = classifier.classify
+        self.spans = spans
+        self.encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+        self.added_keys = {"flag", "priority", "tags", "matches"} | ({"match_spans", "score"} if spans else set())
+        # the added fields, encoded, by what they hold: most items share a few hundred labelings
+        self.encoded: dict[tuple, bytes] = {}
+
+    def lines(self, reader: ItemReader) -> Iterator[bytes]:
+        classify, encode, spans, added_keys, encoded = self.classify, self.encode, self.spans, self.added_keys, self.encoded
+        for _, line, obj in reader:
+            result = classify(obj["title"], obj.get("summary") or "")
+            if spans:
                 added = result.to_json()
-                suffix = encoded[key] = encode(added)[1:].encode()
-        if added_keys.isdisjoint(obj) and (type(line) is bytes or line.isascii()):
-            # The input line is kept as it is and the new fields are appended: no need to
-            # re-encode what we did not change (ASCII only, so nothing can reach the
-            # terminal unescaped; JSON itself forbids raw control characters).
-            kept = line.rstrip()[:-1]
-            pending.append((kept if type(kept) is bytes else kept.encode()) + b", " + suffix)
-        else:
-            if type(line) is bytes:  # orjson's object: the stdlib's may differ (huge numbers)
-                obj = json.loads(line)
-            obj.update(added if spans else result.to_json())
-            pending.append(encode(obj).encode())
-        if len(pending) >= BATCH:
+                added["match_spans"] = [{"term": m.term, "tag": m.tag, "field": m.field, "start": m.start,
+                                         "end": m.end} for m in result.matches]
+                added["score"] = result.score
+                suffix = encode(added)[1:].encode()
+            else:
+                key = (result.flag, result.priority, result.tags, tuple(map(_term, result.matches)))
+                suffix = encoded.get(key)
+                if suffix is None:
+                    if len(encoded) > 10_000:
+                        encoded.clear()
+                    suffix = encoded[key] = encode(result.to_json())[1:].encode()
+            if added_keys.isdisjoint(obj) and (type(line) is bytes or line.isascii()):
+                # The input line is kept as it is and the new fields are appended: no need to
+                # re-encode what we did not change (ASCII only, so nothing can reach the
+                # terminal unescaped; JSON itself forbids raw control characters).
+                kept = line.rstrip()[:-1]
+                yield (kept if type(kept) is bytes else kept.encode()) + b", " + suffix
+            else:
+                if type(line) is bytes:  # orjson's object: the stdlib's may differ (huge numbers)
+                    obj = json.loads(line)
+                obj.update(added if spans else result.to_json())
+                yield encode(obj).encode()
+
+
+# Set in the parent before the worker processes fork, so they inherit the compiled rules.
+_labeler: Labeler | None = None
+
+
+def _label_chunk(job: tuple[int, bytes]) -> tuple[bytes, str, int]:
+    """In a worker process: (output, error lines, bad line count) for a chunk of input
+    lines that starts at line number `job[0]`."""
+    first, data = job
+    errors = io.StringIO()
+    reader = ItemReader(io.BytesIO(data), errors, "classify", fast_loads, first)
+    out = b"".join(line + b"\n" for line in _labeler.lines(reader))
+    return out, errors.getvalue(), reader.bad
+
+
+def run(args: argparse.Namespace) -> int:
+    global _labeler
+    labeler = Labeler(classifier_from(args), args.spans)
+    stdin, out = sys.stdin.buffer, sys.stdout.buffer
+    jobs = args.jobs or os.cpu_count() or 1
+    first = stdin.read(CHUNK) if jobs > 1 else b""
+    if len(first) < CHUNK:  # a small input (or one process asked for): classified here
+        reader = ItemReader(chain(io.BytesIO(first), stdin), sys.stderr, "classify", fast_loads)
+        pending: list[bytes] = []
+        for line in labeler.lines(reader):
+            pending.append(line)
+            if len(pending) >= BATCH:
+                out.write(b"\n".join(pending) + b"\n")
+                pending.clear()
+        if pending:
             out.write(b"\n".join(pending) + b"\n")
-            pending.clear()
-    if pending:
-        out.write(b"\n".join(pending) + b"\n")
+        out.flush()
+        return 1 if reader.bad else 0
+
+    # A large input: chunks of whole lines classified in worker processes (forked, so
+    # they start with the compiled rules), written out in input order.
+    def chunks() -> Iterator[tuple[int, bytes]]:
+        number, data = 1, first
+        while data:
+            data += stdin.readline()  # up to the end of the line the block cut
+            yield number, data
+            number += data.count(b"\n")
+            data = stdin.read(CHUNK)
+
+    import multiprocessing  # here: it costs start-up time that small inputs need not pay
+
+    _labeler = labeler
+    bad = 0
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for chunk_out, errors, chunk_bad in pool.imap(_label_chunk, chunks()):
+            out.write(chunk_out)
+            if errors:
+                sys.stderr.write(errors)
+            bad += chunk_bad
     out.flush()
-    return 1 if reader.bad else 0
+    return 1 if bad else 0
