@@ -512,6 +512,7 @@ class Classifier:
         self._split_bytes = re.compile(f"( {latin_trie})(?!\\w)".encode(), re.ASCII).split
         self._plans: dict[bytes | tuple, _Plan | Classification | _ByCase] = {}
         self._meanings: dict[tuple, _Plan | Classification] = {}
+        self._pieces: dict[bytes, _Resolved] = {}  # _resolved by the fast path's pieces (a space, the text)
         self._template_ids: dict[tuple[str, str, str], int] = {}  # bounded by the rules' terms x tags x 2
         self._templates: list[tuple[str, str, str]] = []
         # Match objects by template << 64 | start << 32 | end: an int key costs less than a tuple
@@ -810,16 +811,25 @@ class Classifier:
                 return plan
         matches = []
         placed = self._placed
-        summary_start = len(title) + 3
-        for template, in_title, j in plan.matches:
-            if in_title:
-                start, end = ends[j], ends[j + 1] - 1
-            else:
-                start, end = ends[j] + 1 - summary_start, ends[j + 1] - summary_start
-            match = placed.get(template | start << 32 | end)
-            if match is None:
-                match = self._place(template, start, end)
-            matches.append(match)
+        if n_title is None:  # title only: the title starts at 1 in the scan text, at 0 in `title`
+            for template, _, j in plan.matches:
+                start = ends[j]
+                end = ends[j + 1] - 1
+                match = placed.get(template | start << 32 | end)
+                if match is None:
+                    match = self._place(template, start, end)
+                matches.append(match)
+        else:
+            summary_start = len(title) + 3
+            for template, in_title, j in plan.matches:
+                if in_title:
+                    start, end = ends[j], ends[j + 1] - 1
+                else:
+                    start, end = ends[j] + 1 - summary_start, ends[j + 1] - summary_start
+                match = placed.get(template | start << 32 | end)
+                if match is None:
+                    match = self._place(template, start, end)
+                matches.append(match)
         # Classification(...) without its frozen dataclass __init__, at less than half the cost
         result = _new(Classification)
         _set_tags(result, plan.tags)
@@ -847,11 +857,16 @@ class Classifier:
         if len(self._plans) > 100_000:
             self._plans.clear()
             self._meanings.clear()
-        texts = [piece[1:].decode() for piece in parts[1::2]]
         meanings = []
         cased = []
-        for i, text in enumerate(texts):
-            r = self._resolved.get(text) or self._resolve(text)
+        pieces = self._pieces
+        for i, piece in enumerate(parts[1::2]):
+            r = pieces.get(piece)
+            if r is None:
+                if len(pieces) > 100_000:
+                    pieces.clear()
+                text = piece[1:].decode()
+                r = pieces[piece] = self._resolved.get(text) or self._resolve(text)
             meanings.append(r.meaning)
             if r.cased:
                 cased.append(2 * i)
@@ -864,7 +879,8 @@ class Classifier:
             ends = list(accumulate(map(len, parts)))
             starts = {ends[j] + 1: j for j in range(0, len(ends) - 1, 2)}  # scan start -> piece
             title_end = len(title) + 1
-            found = self._hits(texts, [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)],
+            found = self._hits([piece[1:].decode() for piece in parts[1::2]],
+                               [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)],
                                " " + title + "\x00 " + summary, title_end, None, None)
             plan = self._empty if found is None else self._plan_of(found, starts)
             self._meanings[meaning] = plan
