@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover
 
 from feeds.classify import Classifier
 from feeds.config import ConfigError
+from feeds.model import Classification
 from tui.commands.common import config_from, fail
 
 BATCH = 2048  # output lines written at once
@@ -72,7 +73,6 @@ class ItemReader:
         self.bad = 0
 
     def __iter__(self) -> Iterator[tuple[int, bytes | str, dict[str, Any]]]:
-        loads = json.loads
         fast_loads = self.fast_loads
         for number, raw in enumerate(self.stream, self.first_line):
             if fast_loads is not None and raw.isascii():
@@ -84,24 +84,30 @@ class ItemReader:
                     if type(obj) is dict and type(obj.get("title")) is str and type(obj.get("summary", "")) in _SUMMARY_TYPES:
                         yield number, raw, obj
                         continue
-            try:
-                # decoded here rather than by json.loads(bytes), which sniffs the encoding
-                # of every line; a BOM is allowed on the first
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                self.skip(number, "not UTF-8 text")
-                continue
-            try:
-                obj = loads(text)
-            except ValueError as exc:
-                if text.isspace() or not text:
-                    continue
+            parsed = self.parse(number, raw)
+            if parsed is not None:
+                yield number, *parsed
+
+    def parse(self, number: int, raw: bytes) -> tuple[str, dict[str, Any]] | None:
+        """(text, object) for a line that is an item, by the stdlib parser; else None,
+        after naming the problem (blank lines are skipped silently)."""
+        try:
+            # decoded here rather than by json.loads(bytes), which sniffs the encoding
+            # of every line; a BOM is allowed on the first
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            self.skip(number, "not UTF-8 text")
+            return None
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            if not (text.isspace() or not text):
                 self.skip(number, f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})")
-                continue
-            if type(obj) is dict and type(obj.get("title")) is str and type(obj.get("summary", "")) in _SUMMARY_TYPES:
-                yield number, text, obj
-            else:
-                self.skip(number, item_problem(obj) or "not an item")
+            return None
+        if type(obj) is dict and type(obj.get("title")) is str and type(obj.get("summary", "")) in _SUMMARY_TYPES:
+            return text, obj
+        self.skip(number, item_problem(obj) or "not an item")
+        return None
 
     def skip(self, number: int, problem: str) -> None:
         self.bad += 1
@@ -124,33 +130,54 @@ class Labeler:
         self.encoded: dict[tuple, bytes] = {}
 
     def lines(self, reader: ItemReader) -> Iterator[bytes]:
-        classify, encode, spans, added_keys, encoded = self.classify, self.encode, self.spans, self.added_keys, self.encoded
-        for _, line, obj in reader:
-            result = classify(obj["title"], obj.get("summary") or "")
-            if spans:
-                added = result.to_json()
-                added["match_spans"] = [{"term": m.term, "tag": m.tag, "field": m.field, "start": m.start,
-                                         "end": m.end} for m in result.matches]
-                added["score"] = result.score
-                suffix = encode(added)[1:].encode()
-            else:
-                key = (result.flag, result.priority, result.tags, tuple(map(_term, result.matches)))
-                suffix = encoded.get(key)
-                if suffix is None:
-                    if len(encoded) > 10_000:
-                        encoded.clear()
-                    suffix = encoded[key] = encode(result.to_json())[1:].encode()
-            if added_keys.isdisjoint(obj) and (type(line) is bytes or line.isascii()):
-                # The input line is kept as it is and the new fields are appended: no need to
-                # re-encode what we did not change (ASCII only, so nothing can reach the
-                # terminal unescaped; JSON itself forbids raw control characters).
-                kept = line.rstrip()[:-1]
-                yield (kept if type(kept) is bytes else kept.encode()) + b", " + suffix
-            else:
-                if type(line) is bytes:  # orjson's object: the stdlib's may differ (huge numbers)
-                    obj = json.loads(line)
-                obj.update(added if spans else result.to_json())
-                yield encode(obj).encode()
+        """The output line for each item `reader` reads. ItemReader's own loop, inlined
+        for the common case (an ASCII line that orjson reads as an item, no added field
+        already in it, no spans): it runs once per line."""
+        classify, label, encoded, added_keys = self.classify, self.label, self.encoded, self.added_keys
+        fast_loads = None if self.spans else reader.fast_loads
+        for number, raw in enumerate(reader.stream, reader.first_line):
+            if fast_loads is not None and raw.isascii():
+                try:
+                    obj = fast_loads(raw)
+                except ValueError:
+                    obj = None
+                if type(obj) is dict:
+                    title = obj.get("title")
+                    summary = obj.get("summary")
+                    if type(title) is str and type(summary) in _SUMMARY_TYPES and added_keys.isdisjoint(obj):
+                        result = classify(title, summary)
+                        key = (result.flag, result.priority, result.tags, *map(_term, result.matches))
+                        suffix = encoded.get(key)
+                        if suffix is None:
+                            suffix = self.encode_labels(key, result)
+                        # The input line is kept as it is and the new fields are appended:
+                        # no need to re-encode what we did not change (ASCII only, so
+                        # nothing can reach the terminal unescaped; JSON itself forbids
+                        # raw control characters).
+                        yield raw.rstrip()[:-1] + suffix
+                        continue
+            parsed = reader.parse(number, raw)
+            if parsed is not None:
+                yield label(*parsed)
+
+    def encode_labels(self, key: tuple, result: Classification) -> bytes:
+        if len(self.encoded) > 10_000:
+            self.encoded.clear()
+        suffix = self.encoded[key] = b", " + self.encode(result.to_json())[1:].encode()
+        return suffix
+
+    def label(self, text: str, obj: dict[str, Any]) -> bytes:
+        """The output line for one item, the general way."""
+        result = self.classify(obj["title"], obj.get("summary") or "")
+        added = result.to_json()
+        if self.spans:
+            added["match_spans"] = [{"term": m.term, "tag": m.tag, "field": m.field, "start": m.start,
+                                     "end": m.end} for m in result.matches]
+            added["score"] = result.score
+        if text.isascii() and self.added_keys.isdisjoint(obj):
+            return (text.rstrip()[:-1] + ", " + self.encode(added)[1:]).encode()
+        obj.update(added)
+        return self.encode(obj).encode()
 
 
 # Set in the parent before the worker processes fork, so they inherit the compiled rules.
