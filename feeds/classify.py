@@ -330,7 +330,7 @@ EMPTY = Classification()
 
 
 def _slot_setters() -> tuple:
-    """Setters for Classification's fields, which _classify uses instead of its frozen
+    """Setters for Classification's fields, which classify() uses instead of its frozen
     dataclass __init__ (that goes through object.__setattr__ per field). Checks at import
     that they cover every field."""
     names = [f.name for f in fields(Classification)]
@@ -637,16 +637,6 @@ class Classifier:
 
     # ------------------------------------------------------------ classifying
 
-    def classify(self, title: str, summary: str = "") -> Classification:
-        key = (title, summary) if summary else title
-        result = self._cache.get(key)
-        if result is None:
-            result = self._classify(title, summary or "")
-            if len(self._cache) >= self.CACHE_SIZE:
-                self._cache.clear()
-            self._cache[key] = result
-        return result
-
     def _collect(self, title: str, summary: str) -> _Hits | None:
         """Every term that matched (after case, title-only and `unless` checks)."""
         if "&" in title or not title.isascii():
@@ -761,28 +751,45 @@ class Classifier:
             match = self._match_cache[key] = Match(term, tag, where, start, end)
         return match
 
-    def _classify(self, title: str, summary: str) -> Classification:
-        """The fast path, for text that is ASCII once folded and has no entities (nearly
-        every English headline): one regex split in C finds every match and, through the
-        lengths of the pieces, its position. What the matches mean depends only on the
-        matched texts, how many of them are in the title and, for case-sensitive terms,
-        their case, so that is worked out once per distinct combination and kept as a
-        plan; each item then only places the plan's matches."""
+    def classify(self, title: str, summary: str = "") -> Classification:
+        """Tags, flag, priority and matches of an item, cached per item (the last
+        CACHE_SIZE: a large cache costs more in memory traffic than it saves).
+
+        The fast path, inlined here as it runs once per item, is for text that is ASCII
+        once folded and has no entities (nearly every English headline): one regex split
+        in C finds every match and, through the lengths of the pieces, its position. What
+        the matches mean depends only on the matched texts, how many of them are in the
+        title and, for case-sensitive terms, their case, so that is worked out once per
+        distinct combination and kept as a plan; each item then only places the plan's
+        matches. Anything else takes _classify_general."""
+        cache_key = (title, summary) if summary else title
+        cache = self._cache
+        result = cache.get(cache_key)
+        if result is not None:
+            return result
+        if len(cache) >= self.CACHE_SIZE:
+            cache.clear()
+        if not summary:
+            summary = ""
         if "&" in title or "&" in summary:
-            return self._classify_general(title, summary)
+            cache[cache_key] = result = self._classify_general(title, summary)
+            return result
         if not title.isascii():
             title = fold(title)
             if not title.isascii():
-                return self._classify_general(title, summary)
+                cache[cache_key] = result = self._classify_general(title, summary)
+                return result
         if not summary.isascii():
             summary = fold(summary)
             if not summary.isascii():
-                return self._classify_general(title, summary)
+                cache[cache_key] = result = self._classify_general(title, summary)
+                return result
         # the scan text as bytes (ASCII): lower case, punctuation to spaces
         cased = " " + title + "\x00 " + summary if summary else " " + title
         parts = self._split_bytes(cased.encode().translate(_SCAN_LOWER_BYTES))
         if len(parts) == 1:
-            return self._empty
+            cache[cache_key] = result = self._empty
+            return result
         # parts alternate text between matches and matches (each with its space in front),
         # so the running lengths alternate match starts and ends
         ends = list(accumulate(map(len, parts)))
@@ -796,7 +803,8 @@ class Classifier:
             plan = self._plan(key, parts, title, summary, n_title, None)
         if type(plan) is not _Plan:
             if type(plan) is not _ByCase:
-                return plan  # a Classification without matches
+                cache[cache_key] = result = plan  # a Classification without matches
+                return result
             # the case of some matches decides: look up again with it
             by_case = plan
             if len(by_case.pieces) == 1:
@@ -808,7 +816,8 @@ class Classifier:
             if plan is None:
                 plan = by_case.plans[case] = self._plan(key, parts, title, summary, n_title, case)
             if type(plan) is not _Plan:
-                return plan
+                cache[cache_key] = result = plan
+                return result
         matches = []
         placed = self._placed
         if n_title is None:  # title only: the title starts at 1 in the scan text, at 0 in `title`
@@ -837,6 +846,7 @@ class Classifier:
         _set_priority(result, plan.priority)
         _set_matches(result, tuple(matches))
         _set_score(result, plan.score)
+        cache[cache_key] = result
         return result
 
     def _place(self, template: int, start: int, end: int) -> Match:
@@ -848,7 +858,7 @@ class Classifier:
 
     def _plan(self, key: bytes | tuple, parts: list[bytes], title: str, summary: str, n_title: int | None,
               case: str | tuple[str, ...] | None) -> _Plan | Classification | _ByCase:
-        """What _classify's look-up of `key` gives. On the first look-up (`case` None),
+        """What classify()'s look-up of `key` gives. On the first look-up (`case` None),
         if the case of some matches matters: where they are, and a table of plans by
         their case for the second look-up. Otherwise the plan, shared by every
         combination of matched texts that means the same ("drops 4%" and "drops 5%" are
@@ -915,7 +925,7 @@ class Classifier:
         return _Plan(decision.tags, decision.flag, decision.priority, score, tuple(placed))
 
     def _classify_general(self, title: str, summary: str) -> Classification:
-        """Any text: entities, CJK, anything _classify's fast path leaves to it."""
+        """Any text: entities, CJK, anything classify()'s fast path leaves to it."""
         found = self._collect(title, summary)
         return self._empty if found is None else self._result(found)
 
