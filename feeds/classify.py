@@ -357,8 +357,8 @@ class _Plan(NamedTuple):
     flag: bool
     priority: str
     score: float
-    # each match: its template (term, tag, field; the number in Classifier._templates,
-    # shifted left 64 bits), whether it is in the title, the index of its piece in the split
+    # each match: its template (term, tag, field: the number in Classifier._templates),
+    # whether it is in the title, the index of its piece in the split
     matches: tuple[tuple[int, bool, int], ...]
 
 
@@ -515,8 +515,8 @@ class Classifier:
         self._pieces: dict[bytes, _Resolved] = {}  # _resolved by the fast path's pieces (a space, the text)
         self._template_ids: dict[tuple[str, str, str], int] = {}  # bounded by the rules' terms x tags x 2
         self._templates: list[tuple[str, str, str]] = []
-        # Match objects by template << 64 | start << 32 | end: an int key costs less than a tuple
-        self._placed: dict[int, Match] = {}
+        # Match objects by (template number, start, end)
+        self._placed: dict[tuple[int, int, int], Match] = {}
         self._decisions: dict[int, _Decision] = {}
         nothing = self._decide(0)
         self._empty = EMPTY if (nothing.tags, nothing.flag) == ((), False) else Classification(
@@ -793,7 +793,7 @@ class Classifier:
         # parts alternate text between matches and matches (each with its space in front),
         # so the running lengths alternate match starts and ends
         ends = list(accumulate(map(len, parts)))
-        key = b"\x00".join(parts[1::2])  # no match holds a \x00
+        key = parts[1] if len(parts) == 3 else b"\x00".join(parts[1::2])  # no match holds a \x00
         n_title = None  # every match is in the title
         if summary:
             n_title = (bisect_left(ends, len(title), 0, len(ends) - 1) + 1) >> 1
@@ -824,7 +824,7 @@ class Classifier:
             for template, _, j in plan.matches:
                 start = ends[j]
                 end = ends[j + 1] - 1
-                match = placed.get(template | start << 32 | end)
+                match = placed.get((template, start, end))
                 if match is None:
                     match = self._place(template, start, end)
                 matches.append(match)
@@ -835,7 +835,7 @@ class Classifier:
                     start, end = ends[j], ends[j + 1] - 1
                 else:
                     start, end = ends[j] + 1 - summary_start, ends[j + 1] - summary_start
-                match = placed.get(template | start << 32 | end)
+                match = placed.get((template, start, end))
                 if match is None:
                     match = self._place(template, start, end)
                 matches.append(match)
@@ -853,7 +853,7 @@ class Classifier:
         """The Match for a plan's match template at a position (kept: most recur)."""
         if len(self._placed) > 200_000:
             self._placed.clear()
-        match = self._placed[template | start << 32 | end] = Match(*self._templates[template >> 64], start, end)
+        match = self._placed[template, start, end] = Match(*self._templates[template], start, end)
         return match
 
     def _plan(self, key: bytes | tuple, parts: list[bytes], title: str, summary: str, n_title: int | None,
@@ -917,7 +917,7 @@ class Classifier:
                 if number is None:
                     number = templates[template] = len(self._templates)
                     self._templates.append(template)
-                placed.append((number << 64, in_title, starts[start]))
+                placed.append((number, in_title, starts[start]))
         if not decision.tags and not placed and not decision.flag:
             return EMPTY
         if not placed:
