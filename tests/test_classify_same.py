@@ -171,10 +171,10 @@ def test_generated_text_custom_rules(title, summary):
 # ---------------------------------------------------------------- the CLI
 
 
-def _cli_input() -> bytes:
+def _cli_input(n: int = 5000) -> bytes:
     """Generated items as the benchmark writes them, plus lines the CLI must treat
     differently: non-ASCII, labels already present, compact JSON, CRLF, blank, bad."""
-    lines = [json.dumps(it) for it in bench.generate(5000, 11)]
+    lines = [json.dumps(it) for it in bench.generate(n, 11)]
     lines[0] = "\ufeff" + lines[0]
     extra = [
         json.dumps({"title": "Caf\u00e9 \u201cpension\u201d rule \u2014 SEC", "summary": "\u6bd4\u7279\u5e01 ETF"},
@@ -194,6 +194,7 @@ def _cli_input() -> bytes:
     ]
     for i, line in enumerate(extra):
         lines.insert(7 * i + 3, line)
+        lines.insert(len(lines) - 7 * i - 5, line)  # and near the end: in another part of a large file
     return "\n".join(lines).encode() + b"\n"
 
 
@@ -203,7 +204,7 @@ def test_cli_writes_the_same_bytes(spans):
     args = [sys.executable, "-m", "tui", "classify"] + (["--spans"] if spans else [])
     out = subprocess.run(args, input=data, capture_output=True, cwd=REPO, timeout=120)
     assert out.returncode == 1  # the bad lines
-    assert out.stderr.decode().count("skipped") == 5
+    assert out.stderr.decode().count("skipped") == 10
     assert ": expected a JSON object, got int; skipped" in out.stderr.decode()  # not "got float"
     assert out.stdout.decode("ascii") == reference.cli_output(reference.Classifier.from_config(SHIPPED), data, spans)
 
@@ -217,3 +218,24 @@ def test_matches_that_join_to_the_same_text_are_kept_apart():
     new, ref = both(rules)
     assert_same([("Digital asset news fund", ""), ("Digital news asset fund", ""),
                  ("x", "Digital asset news fund"), ("x", "Digital news asset fund")], new, ref)
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_cli_classifies_a_large_file_in_parts_with_the_same_output(tmp_path, jobs):
+    """A large regular file on stdin is classified by several processes: the same bytes
+    out, the same error lines (with the same line numbers) in the same order."""
+    data = _cli_input(25_000)
+    path = tmp_path / "items.jsonl"
+    path.write_bytes(data[:-1])  # no newline at the very end
+    assert len(data) > 4 << 20  # the size at which the CLI starts to split a file
+
+    def run(jobs: int) -> subprocess.CompletedProcess:
+        with open(path, "rb") as stdin:
+            return subprocess.run([sys.executable, "-m", "tui", "classify", "--jobs", str(jobs)], stdin=stdin,
+                                  capture_output=True, cwd=REPO, timeout=300)
+
+    one, many = run(1), run(jobs)
+    assert many.returncode == one.returncode == 1
+    assert many.stderr == one.stderr and many.stderr.count(b"skipped") == 10
+    assert many.stdout == one.stdout
+    assert many.stdout.decode("ascii") == reference.cli_output(reference.Classifier.from_config(SHIPPED), data[:-1])

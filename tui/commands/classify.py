@@ -8,10 +8,14 @@ import argparse
 import io
 import json
 import os
+import shutil
+import signal
+import stat
 import sys
-from itertools import chain, islice
+import tempfile
+import traceback
 from operator import attrgetter
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
 
 try:  # a declared dependency; the stdlib parser does the same, only slower
     from orjson import loads as fast_loads
@@ -24,15 +28,16 @@ from feeds.model import Classification
 from tui.commands.common import config_from, fail
 
 BATCH = 2048  # output lines written at once
-CHUNK = 1 << 20  # input bytes per job for a worker process; smaller inputs are classified in-process
+CHUNK = 1 << 20  # bytes read at once from a file classified in parts
+PARALLEL = 4 << 20  # a regular file on stdin at least this large is classified in parts, at once
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spans", action="store_true",
                         help="also add `match_spans` (term, tag, field, start, end) and `score`")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
-                        help=f"processes that classify a large input (over {CHUNK >> 20} MiB) at once "
-                             "(default: one per CPU)")
+                        help=f"processes that classify a large file on stdin (over {PARALLEL >> 20} MiB) "
+                             "at once (default: one per CPU)")
 
 
 def classifier_from(args: argparse.Namespace) -> Classifier:
@@ -180,58 +185,124 @@ class Labeler:
         return self.encode(obj).encode()
 
 
-# Set in the parent before the worker processes fork, so they inherit the compiled rules.
-_labeler: Labeler | None = None
+def _write_labeled(labeler: Labeler, reader: ItemReader, out: BinaryIO) -> None:
+    pending: list[bytes] = []
+    for line in labeler.lines(reader):
+        pending.append(line)
+        if len(pending) >= BATCH:
+            out.write(b"\n".join(pending) + b"\n")
+            pending.clear()
+    if pending:
+        out.write(b"\n".join(pending) + b"\n")
+    out.flush()
 
 
-def _label_chunk(job: tuple[int, bytes]) -> tuple[bytes, str, int]:
-    """In a worker process: (output, error lines, bad line count) for a chunk of input
-    lines that starts at line number `job[0]`."""
-    first, data = job
-    errors = io.StringIO()
-    reader = ItemReader(io.BytesIO(data), errors, "classify", fast_loads, first)
-    out = b"".join(line + b"\n" for line in _labeler.lines(reader))
-    return out, errors.getvalue(), reader.bad
+def _file_lines(fd: int, start: int, end: int) -> Iterator[bytes]:
+    """The lines of bytes start:end of file `fd` (which start and end on line
+    boundaries), split as iterating the file would split them; by pread, so processes
+    sharing the file's offset do not disturb each other."""
+    rest = b""
+    while start < end:
+        block = os.pread(fd, min(CHUNK, end - start), start)
+        if not block:
+            break
+        start += len(block)
+        lines = io.BytesIO(rest + block).readlines()
+        rest = lines.pop() if not lines[-1].endswith(b"\n") else b""
+        yield from lines
+    if rest:
+        yield rest
+
+
+def _parts(fd: int, start: int, end: int, count: int) -> list[tuple[int, int, int]]:
+    """(first line number, start, end) of `count` parts of about equal size, each of
+    whole lines."""
+    bounds = [start]
+    for i in range(1, count):
+        at = max(bounds[-1], start + (end - start) * i // count)
+        while at < end:  # to the start of the next line
+            block = os.pread(fd, 65536, at)
+            newline = block.find(b"\n")
+            if newline >= 0:
+                at += newline + 1
+                break
+            at += len(block) or end
+        bounds.append(min(at, end))
+    bounds.append(end)
+    parts, number = [], 1
+    for lo, hi in zip(bounds, bounds[1:]):
+        parts.append((number, lo, hi))
+        for pos in range(lo, hi, CHUNK):
+            number += os.pread(fd, min(CHUNK, hi - pos), pos).count(b"\n")
+    return parts
+
+
+def _run_parallel(labeler: Labeler, fd: int, start: int, end: int, jobs: int) -> int:
+    """Classify a regular file in `jobs` parts at once: forked processes (which start
+    with the compiled rules) each write theirs to a temporary file; this process does the
+    first part, then copies the others out in order."""
+    out = sys.stdout.buffer
+    parts = _parts(fd, start, end, jobs)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    children: list[tuple[int, Any, Any]] = []
+    try:
+        for number, lo, hi in parts[1:]:
+            part_out, part_err = tempfile.TemporaryFile(), tempfile.TemporaryFile("w+")
+            pid = os.fork()
+            if pid == 0:  # the child: its part, then out without running the parent's exit code
+                code = 2
+                try:
+                    reader = ItemReader(_file_lines(fd, lo, hi), part_err, "classify", fast_loads, number)
+                    _write_labeled(labeler, reader, part_out)
+                    part_err.flush()
+                    code = 1 if reader.bad else 0
+                except BaseException:
+                    traceback.print_exc(file=part_err)
+                    part_err.flush()
+                finally:
+                    os._exit(code)
+            children.append((pid, part_out, part_err))
+        number, lo, hi = parts[0]
+        reader = ItemReader(_file_lines(fd, lo, hi), sys.stderr, "classify", fast_loads, number)
+        _write_labeled(labeler, reader, out)
+        status = 1 if reader.bad else 0
+        while children:
+            pid, part_out, part_err = children[0]
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            children.pop(0)
+            part_out.seek(0)
+            shutil.copyfileobj(part_out, out, CHUNK)
+            out.flush()
+            part_err.seek(0)
+            sys.stderr.write(part_err.read())
+            if code not in (0, 1):
+                fail(f"a classifying process failed (exit status {code})")
+            status = max(status, code)
+        return status
+    finally:
+        for pid, _, _ in children:  # only after an error here: stop the others
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
 
 
 def run(args: argparse.Namespace) -> int:
-    global _labeler
     labeler = Labeler(classifier_from(args), args.spans)
-    stdin, out = sys.stdin.buffer, sys.stdout.buffer
+    stdin = sys.stdin.buffer
     jobs = args.jobs or os.cpu_count() or 1
-    first = stdin.read(CHUNK) if jobs > 1 else b""
-    if len(first) < CHUNK:  # a small input (or one process asked for): classified here
-        reader = ItemReader(chain(io.BytesIO(first), stdin), sys.stderr, "classify", fast_loads)
-        pending: list[bytes] = []
-        for line in labeler.lines(reader):
-            pending.append(line)
-            if len(pending) >= BATCH:
-                out.write(b"\n".join(pending) + b"\n")
-                pending.clear()
-        if pending:
-            out.write(b"\n".join(pending) + b"\n")
-        out.flush()
-        return 1 if reader.bad else 0
-
-    # A large input: chunks of whole lines classified in worker processes (forked, so
-    # they start with the compiled rules), written out in input order.
-    def chunks() -> Iterator[tuple[int, bytes]]:
-        number, data = 1, first
-        while data:
-            data += stdin.readline()  # up to the end of the line the block cut
-            yield number, data
-            number += data.count(b"\n")
-            data = stdin.read(CHUNK)
-
-    import multiprocessing  # here: it costs start-up time that small inputs need not pay
-
-    _labeler = labeler
-    bad = 0
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        for chunk_out, errors, chunk_bad in pool.imap(_label_chunk, chunks()):
-            out.write(chunk_out)
-            if errors:
-                sys.stderr.write(errors)
-            bad += chunk_bad
-    out.flush()
-    return 1 if bad else 0
+    if jobs > 1:
+        try:
+            fd = stdin.fileno()
+            info = os.fstat(fd)
+            start = stdin.tell()  # where reading would start (0 but for a caller who read some)
+        except (OSError, ValueError, AttributeError):  # a pipe, a terminal, a closed or odd stdin
+            info = None
+        # a large regular file (as with `< items.jsonl`): in parts, at once
+        if info is not None and stat.S_ISREG(info.st_mode) and info.st_size - start >= PARALLEL:
+            return _run_parallel(labeler, fd, start, info.st_size, jobs)
+    reader = ItemReader(stdin, sys.stderr, "classify", fast_loads)
+    _write_labeled(labeler, reader, sys.stdout.buffer)
+    return 1 if reader.bad else 0
