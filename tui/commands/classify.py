@@ -214,9 +214,8 @@ def _file_lines(fd: int, start: int, end: int) -> Iterator[bytes]:
         yield rest
 
 
-def _parts(fd: int, start: int, end: int, count: int) -> list[tuple[int, int, int]]:
-    """(first line number, start, end) of `count` parts of about equal size, each of
-    whole lines."""
+def _parts(fd: int, start: int, end: int, count: int) -> list[tuple[int, int]]:
+    """(start, end) of `count` parts of about equal size, each of whole lines."""
     bounds = [start]
     for i in range(1, count):
         at = max(bounds[-1], start + (end - start) * i // count)
@@ -229,12 +228,12 @@ def _parts(fd: int, start: int, end: int, count: int) -> list[tuple[int, int, in
             at += len(block) or end
         bounds.append(min(at, end))
     bounds.append(end)
-    parts, number = [], 1
-    for lo, hi in zip(bounds, bounds[1:]):
-        parts.append((number, lo, hi))
-        for pos in range(lo, hi, CHUNK):
-            number += os.pread(fd, min(CHUNK, hi - pos), pos).count(b"\n")
-    return parts
+    return list(zip(bounds, bounds[1:]))
+
+
+def _line_number(fd: int, start: int, at: int) -> int:
+    """The number of the line that starts at `at`, counting from the one at `start`."""
+    return 1 + sum(os.pread(fd, min(CHUNK, at - pos), pos).count(b"\n") for pos in range(start, at, CHUNK))
 
 
 def _run_parallel(labeler: Labeler, fd: int, start: int, end: int, jobs: int) -> int:
@@ -247,13 +246,14 @@ def _run_parallel(labeler: Labeler, fd: int, start: int, end: int, jobs: int) ->
     sys.stderr.flush()
     children: list[tuple[int, Any, Any]] = []
     try:
-        for number, lo, hi in parts[1:]:
+        for lo, hi in parts[1:]:
             part_out, part_err = tempfile.TemporaryFile(), tempfile.TemporaryFile("w+")
             pid = os.fork()
             if pid == 0:  # the child: its part, then out without running the parent's exit code
                 code = 2
                 try:
-                    reader = ItemReader(_file_lines(fd, lo, hi), part_err, "classify", fast_loads, number)
+                    reader = ItemReader(_file_lines(fd, lo, hi), part_err, "classify", fast_loads,
+                                        _line_number(fd, start, lo))
                     _write_labeled(labeler, reader, part_out)
                     part_err.flush()
                     code = 1 if reader.bad else 0
@@ -263,8 +263,8 @@ def _run_parallel(labeler: Labeler, fd: int, start: int, end: int, jobs: int) ->
                 finally:
                     os._exit(code)
             children.append((pid, part_out, part_err))
-        number, lo, hi = parts[0]
-        reader = ItemReader(_file_lines(fd, lo, hi), sys.stderr, "classify", fast_loads, number)
+        lo, hi = parts[0]
+        reader = ItemReader(_file_lines(fd, lo, hi), sys.stderr, "classify", fast_loads)
         _write_labeled(labeler, reader, out)
         status = 1 if reader.bad else 0
         while children:
