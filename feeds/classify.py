@@ -36,6 +36,7 @@ import hashlib
 import html
 import json
 import re
+import threading
 import unicodedata
 from bisect import bisect_left
 from dataclasses import asdict, dataclass, fields
@@ -509,6 +510,9 @@ class Classifier:
                           for regex, found in sorted(patterns.items(), key=lambda kv: -len(kv[0]))]
         self._resolved: dict[str, _Resolved] = {}
         self._resolved_meanings: dict[tuple, int] = {}  # bounded: one per set of entries a text can hit
+        # Numbers given out to meanings and match templates must never be given twice,
+        # even if two threads share this classifier (a lock: they are given out rarely).
+        self._numbering = threading.Lock()
         latin_trie = f"(?:{_trie_regex(latin)}){_SUFFIX}" if latin else "(?!)"
         self._latin_trie = latin_trie
         self._cjk_trie = _trie_regex(cjk) if cjk else None
@@ -601,7 +605,9 @@ class Classifier:
         for e in plain:
             mask |= 1 << e.rule
         if found:
-            meaning = self._resolved_meanings.setdefault((mask, plain, checked, keys), len(self._resolved_meanings) + 1)
+            with self._numbering:
+                meaning = self._resolved_meanings.setdefault((mask, plain, checked, keys),
+                                                             len(self._resolved_meanings) + 1)
             result = _Resolved(meaning, mask, plain, checked, keys,
                                any(e.forms is not None or e.exact is not None for e in checked))
         else:
@@ -922,8 +928,11 @@ class Classifier:
                 template = (entry.term, tag, "title" if in_title else "summary")
                 number = templates.get(template)
                 if number is None:
-                    number = templates[template] = len(self._templates)
-                    self._templates.append(template)
+                    with self._numbering:
+                        number = templates.get(template)
+                        if number is None:
+                            number = templates[template] = len(self._templates)
+                            self._templates.append(template)
                 placed.append((number, in_title, starts[start]))
         if not decision.tags and not placed and not decision.flag:
             return EMPTY
