@@ -880,6 +880,7 @@ class Classifier:
         if len(self._plans) > 100_000:
             self._plans.clear()
             self._meanings.clear()
+        resolved = []
         meanings = []
         cased = []
         pieces = self._pieces
@@ -890,6 +891,7 @@ class Classifier:
                     pieces.clear()
                 text = piece[1:].decode()
                 r = pieces[piece] = self._resolved.get(text) or self._resolve(text)
+            resolved.append(r)
             meanings.append(r.meaning)
             if r.cased:
                 cased.append(2 * i)
@@ -899,12 +901,24 @@ class Classifier:
         meaning = (tuple(meanings), n_title, case)
         plan = self._meanings.get(meaning)
         if plan is None:
-            ends = list(accumulate(map(len, parts)))
-            starts = {ends[j] + 1: j for j in range(0, len(ends) - 1, 2)}  # scan start -> piece
-            title_end = len(title) + 1
-            found = self._hits([piece[1:].decode() for piece in parts[1::2]],
-                               [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)],
-                               " " + title + "\x00 " + summary, title_end, None, None)
+            if any(r.checked for r in resolved):  # case, title-only or `unless` checks: as _collect does
+                ends = list(accumulate(map(len, parts)))
+                starts = {ends[j] + 1: j for j in range(0, len(ends) - 1, 2)}  # scan start -> piece
+                found = self._hits([piece[1:].decode() for piece in parts[1::2]],
+                                   [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)],
+                                   " " + title + "\x00 " + summary, len(title) + 1, None, None)
+            else:  # what _hits would find, without positions: piece i stands in for its place
+                in_title = len(resolved) if n_title is None else n_title
+                mask = title_mask = 0
+                hits = []
+                for i, r in enumerate(resolved):
+                    if r.plain:
+                        mask |= r.mask
+                        if i < in_title:
+                            title_mask |= r.mask
+                        hits.append((r.plain, i, i))
+                found = _Hits(hits, mask | title_mask << len(self._rules), in_title, None, None) if mask else None
+                starts = {i: 2 * i for i in range(len(resolved))}
             plan = self._empty if found is None else self._plan_of(found, starts)
             self._meanings[meaning] = plan
         if case is None:
