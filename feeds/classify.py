@@ -457,7 +457,7 @@ def _dependency_order(cfg: ClassifierConfig, deps: dict[str, set[str]]) -> list[
 class Classifier:
     """Compiled rules. Build once with from_config; classify() is pure and cached."""
 
-    CACHE_SIZE = 1024
+    CACHE_SIZE = 256
 
     def __init__(self, cfg: ClassifierConfig) -> None:
         checked = check_rules(cfg)
@@ -765,8 +765,9 @@ class Classifier:
         return match
 
     def classify(self, title: str, summary: str = "") -> Classification:
-        """Tags, flag, priority and matches of an item, cached per item (the last
-        CACHE_SIZE: a large cache costs more in memory traffic than it saves).
+        """Tags, flag, priority and matches of an item, cached per item (up to the last
+        CACHE_SIZE: classifying takes a few microseconds, and a large cache costs the
+        cold items more in memory traffic than it saves the repeated ones).
 
         The fast path, inlined here as it runs once per item, is for text that is ASCII
         once folded and has no entities (nearly every English headline): one regex split
