@@ -259,7 +259,8 @@ async def test_divergence_and_staleness_warnings(config):
 
 async def test_sparkline_shows_the_stored_24h(config):
     app = PolicyWatchApp(config, clock=clock)
-    async with app.run_test(size=(140, 40)) as pilot:
+    # 170 columns: the price pane is wide enough (>= 32) to name the span ("24h").
+    async with app.run_test(size=(170, 40)) as pilot:
         history = tuple(tick("coinbase", str(115000 + 10 * i), seconds_ago=300 * (288 - i)) for i in range(288))
         app.sink(PriceHistory("BTC-USD", history))
         app.sink(aggregate("117880"))

@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from feeds.config import Config, ConfigError
@@ -31,6 +31,7 @@ from feeds.model import (AggregatePrice, Alert, AlertRaised, ConfigReloaded, Fee
 from tui import safe
 from tui.messages import (AlertArrived, ConfigChanged, FeedStatusChanged, ItemsArrived, OtherEvent, PriceChanged,
                           PriceHistoryLoaded, SourceTicked, StreamChanged)
+from tui.panes.footer import Footer
 from tui.panes.headlines import HeadlineList
 from tui.panes.price import PricePane, money
 from tui.panes.scenario import ScenarioPane
@@ -135,8 +136,10 @@ class PolicyWatchApp(App[int]):
                  engine_factory: EngineFactory | None = None,
                  clock: Callable[[], datetime] | None = None,
                  badge: str = "", on_exit: Callable[[], Any] | None = None,
-                 env: dict[str, str] | None = None, reload_config: bool = True) -> None:
+                 env: dict[str, str] | None = None, reload_config: bool = True,
+                 stored_page: Callable[[], list[Item]] | None = None) -> None:
         super().__init__()
+        self.stored_page = stored_page  # the store's newest page, shown before the engine is up
         self.config = config
         self.db_path = Path(db_path) if db_path is not None else None
         self.engine_factory = engine_factory
@@ -161,6 +164,11 @@ class PolicyWatchApp(App[int]):
 
     def compose(self) -> ComposeResult:
         prices = self.config.prices
+        # The layout classes the screen would add on its first Resize, added now: the
+        # first layout is then the final one, not a stacked one redone a frame later.
+        screen = self.screen
+        wide = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
+        screen.update_classes({name: name in wide for _, name in self.HORIZONTAL_BREAKPOINTS}, animate=False)
         yield StatusBar(id="status", clock=self.clock, badge=self.badge)
         with Container(id="body"):
             yield PaneTabs(id="pane-tabs")
@@ -169,17 +177,31 @@ class PolicyWatchApp(App[int]):
                             dead_after=prices.dead_after, divergence=prices.divergence, clock=self.clock,
                             classes="pane")
             yield ScenarioPane(self.config.scenario, id="scenario", classes="pane")
-        yield Footer()
+        # The footer is mounted in on_mount, once the headlines have focus: composed then,
+        # it shows their keys in the first frame instead of rebuilding a frame later.
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
         headlines = self.query_one(HeadlineList)
         headlines.border_title = "Headlines"
-        headlines.focus()
+        self.screen.set_focus(headlines)  # now, so that the footer composes for it
+        await self.mount(Footer())
         self.query_one(PaneTabs).show(self.active_pane)
         self.query_one(StatusBar).set_health(self.feed_states.values())
+        if self.stored_page is not None:
+            try:
+                headlines.show_stored(self.stored_page())
+                self.on_headline_list_filter_changed(headlines.summary())  # in the first frame
+            except Exception:  # the engine opens the store next and reports what is wrong
+                log.exception("reading the stored headlines failed")
         if self.engine_factory is not None:
+            # After the first paint: building the engine (rules, HTTP client, scheduler)
+            # takes longer than everything on the first screen (bench/startup.py).
+            self.call_after_refresh(self._launch_engine)
+
+    def _launch_engine(self) -> None:
+        if not self._engine_stopped:
             self.run_worker(self._start_engine(), name="engine", group="engine", exclusive=True)
 
     # ------------------------------------------------------------ the engine
@@ -334,7 +356,10 @@ class PolicyWatchApp(App[int]):
         label = {"all": "all", "flagged": "flagged", "high": "high priority"}[message.mode]
         more = "+" if message.more else ""
         unread = f" · ● {message.unread}" if message.unread else ""
-        self.query_one(HeadlineList).border_title = f"Headlines · {label} · {message.shown}{more}{unread}"
+        title = f"Headlines · {label} · {message.shown}{more}{unread}"
+        headlines = self.query_one(HeadlineList)
+        if headlines.border_title != title:  # setting it repaints the pane, even unchanged
+            headlines.border_title = title
 
     def on_headline_list_opened(self, message: HeadlineList.Opened) -> None:
         item = message.item

@@ -174,6 +174,14 @@ class HeadlineList(ScrollView, can_focus=True):
             self._exhausted = True
         self._set_items(page, keep=current)
 
+    def show_stored(self, items: Sequence[Item]) -> None:
+        """The store's newest page, shown while the engine starts; its hand-over (the same
+        page, classified under the current rules) replaces it."""
+        if self.items or self.mode != "all" or not items:
+            return
+        self._exhausted = False  # the hand-over says the same; no pager until then
+        self._set_items(items, keep=None)
+
     def load_more(self) -> bool:
         """The next page from the pager (scrolling near the end calls this)."""
         if self.pager is None or self._exhausted:
@@ -256,8 +264,12 @@ class HeadlineList(ScrollView, can_focus=True):
         self._announce()
 
     def _announce(self) -> None:
+        self.post_message(self.summary())
+
+    def summary(self) -> "HeadlineList.FilterChanged":
+        """What the list shows now, as the message that announces it."""
         unread = sum(1 for i in self.items if not i.read)
-        self.post_message(self.FilterChanged(self.mode, len(self.items), not self._exhausted, unread))
+        return self.FilterChanged(self.mode, len(self.items), not self._exhausted, unread)
 
     # ------------------------------------------------------------ geometry
 
@@ -271,6 +283,18 @@ class HeadlineList(ScrollView, can_focus=True):
         self._row_height = 1 if width >= 90 else 2
         self._resize()
         self._scroll_to_cursor(animate=False)
+
+    def _size_updated(self, size: Size, *args, **kwargs) -> bool:
+        """Fit the row height to a new width during the layout, before the frame is
+        rendered: the Resize event (on_resize, which settles it) comes after that frame,
+        so the first screen was painted with the wrong row height and again a frame later."""
+        if size.width != self.size.width:
+            width = size.width - self.styles.gutter.width - self.styles.scrollbar_size_vertical
+            height = 1 if width >= 90 else 2
+            if height != self._row_height:
+                self._row_height = height
+                self.set_reactive(HeadlineList.virtual_size, Size(width, max(1, len(self.items)) * height))
+        return super()._size_updated(size, *args, **kwargs)
 
     def watch_cursor(self, old: int, new: int) -> None:
         if new == 0 and self.new_above:
