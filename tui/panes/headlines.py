@@ -275,7 +275,17 @@ class HeadlineList(ScrollView, can_focus=True):
 
     def _resize(self) -> None:
         rows = max(1, len(self.items))
-        self.virtual_size = Size(self.scrollable_content_region.width, rows * self._row_height)
+        size = Size(self.scrollable_content_region.width, rows * self._row_height)
+        if size != self.virtual_size:
+            if self.is_mounted and self.size.height:
+                # Only the scroll range changed: update it here. Assigning virtual_size lays
+                # out the whole screen, which then repaints every pane, on each arriving
+                # batch (bench/responsiveness.py); a scrollbar that appears or goes still
+                # asks for that layout (show_vertical_scrollbar).
+                self.set_reactive(HeadlineList.virtual_size, size)
+                self._scroll_update(size)
+            else:
+                self.virtual_size = size
         self.refresh()
 
     def on_resize(self) -> None:

@@ -45,6 +45,10 @@ def update_line(widget: Static, content: Text) -> None:
     if getattr(widget, "_line_content", None) == content:
         return  # unchanged: no repaint at all (the once-a-second refresh of the sources)
     widget._line_content = content
+    if not widget.display:  # hidden by CSS (the one-line price outside -compact): showing it lays out anyway
+        widget._line_shape = None
+        widget.update(content, layout=False)
+        return
     width = widget.content_region.width
     lines = content.plain.split("\n")
     shape = (len(lines), width > 0 and max(cell_len(line) for line in lines) <= width)
