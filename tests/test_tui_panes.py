@@ -305,3 +305,31 @@ async def test_a_short_scenario_pane_keeps_the_main_outputs_on_screen(config):
         await pilot.resize_terminal(80, 40)
         await pilot.pause()
         assert "Contributions" in screen_text(app)  # room again: the secondary outputs return
+
+
+async def test_one_clock_moves_the_status_clock_and_the_price_ages(config):
+    """The app's once-a-second tick updates the clock and the ages in one frame; the status
+    bar repaints only when the second shown has changed (feed reports that change nothing
+    do not repaint it either)."""
+    from feeds.model import FeedState
+    from tui.panes.status import StatusBar
+
+    now = [NOW]
+    app = PolicyWatchApp(config, clock=lambda: now[0])
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300", seconds_ago=2))
+        await pilot.pause()
+        status = app.query_one(StatusBar)
+        first_line = screen_text(app).splitlines()[0]
+        assert NOW.astimezone().strftime("%H:%M:%S") in first_line
+        assert "coinbase" in screen_text(app) and " 2s" in app.query_one("#price-sources").render().plain
+        await pilot.pause()
+        status._repaint_required = False
+        app._tick_second()  # the same second: nothing to repaint
+        status.set_health([FeedState(feed=f.name) for f in config.feeds])  # the same summary
+        assert not status._repaint_required
+        now[0] = NOW + timedelta(seconds=5)
+        app._tick_second()
+        await pilot.pause()
+        assert (NOW + timedelta(seconds=5)).astimezone().strftime("%H:%M:%S") in screen_text(app).splitlines()[0]
+        assert " 7s" in app.query_one("#price-sources").render().plain

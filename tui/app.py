@@ -169,13 +169,15 @@ class PolicyWatchApp(App[int]):
         screen = self.screen
         wide = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
         screen.update_classes({name: name in wide for _, name in self.HORIZONTAL_BREAKPOINTS}, animate=False)
-        yield StatusBar(id="status", clock=self.clock, badge=self.badge)
+        # One clock for the status bar and the price ages: their own timers ran out of
+        # phase and cost a frame each per second (bench/idle.py).
+        yield StatusBar(id="status", clock=self.clock, badge=self.badge, ticking=False)
         with Container(id="body"):
             yield PaneTabs(id="pane-tabs")
             yield HeadlineList(id="headlines", clock=self.clock, classes="pane -active")
             yield PricePane(id="price", symbol=prices.symbol, stale_after=prices.stale_after,
                             dead_after=prices.dead_after, divergence=prices.divergence, clock=self.clock,
-                            classes="pane")
+                            classes="pane", ticking=False)
             yield ScenarioPane(self.config.scenario, id="scenario", classes="pane")
         # The footer is mounted in on_mount, once the headlines have focus: composed then,
         # it shows their keys in the first frame instead of rebuilding a frame later.
@@ -189,6 +191,7 @@ class PolicyWatchApp(App[int]):
         await self.mount(Footer())
         self.query_one(PaneTabs).show(self.active_pane)
         self.query_one(StatusBar).set_health(self.feed_states.values())
+        self.set_interval(1, self._tick_second)
         if self.stored_page is not None:
             try:
                 headlines.show_stored(self.stored_page())
@@ -203,6 +206,11 @@ class PolicyWatchApp(App[int]):
     def _launch_engine(self) -> None:
         if not self._engine_stopped:
             self.run_worker(self._start_engine(), name="engine", group="engine", exclusive=True)
+
+    def _tick_second(self) -> None:
+        """The clock and the price ages, in one frame."""
+        self.query_one(StatusBar).tick()
+        self.query_one(PricePane).tick()
 
     # ------------------------------------------------------------ the engine
 
