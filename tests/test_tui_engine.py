@@ -74,12 +74,20 @@ async def test_the_stored_page_is_on_the_first_frame_and_the_engine_follows(writ
     db = tmp_path / "pw.db"
     prefill(db, 600)
     config = offline_config(write_config, feeds=[])
-    app = PolicyWatchApp(config, db, engine_factory=engine_factory(config, db), stored_page=stored_page(db))
+    make = engine_factory(config, db)
+    seen_by_engine = []
+
+    def factory(sink):  # what the screen showed when the engine was built
+        headlines = app.query_one("#headlines", HeadlineList)
+        seen_by_engine.append((len(headlines.items), headlines.items[0].title, str(headlines.border_title)))
+        return make(sink)
+
+    app = PolicyWatchApp(config, db, engine_factory=factory, stored_page=stored_page(db))
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = app.query_one("#headlines", HeadlineList)
-        assert len(headlines.items) == 500 and app.engine is None  # on mount, before any frame
-        assert headlines.items[0].title == "Stored headline number 00599 about markets"
-        assert headlines.border_title == "Headlines · all · 500+ · ● 500"
+        await until(pilot, lambda: bool(seen_by_engine))
+        assert seen_by_engine == [(500, "Stored headline number 00599 about markets",
+                                   "Headlines · all · 500+ · ● 500")]
         await pilot.press("down", "down")
         await until(pilot, lambda: app.engine is not None and headlines.pager is not None)
         await pilot.pause()

@@ -14,6 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -156,6 +157,9 @@ class HeadlineList(ScrollView, can_focus=True):
         self._exhausted = True
         self._row_height = 1
         self.new_above = 0  # arrived above the cursor while the reader was further down
+        # Rendered rows by (item, sub-row, width, row height, cursor state, base style, day):
+        # a batch that shifts the list, or a cursor move, re-renders only rows not seen yet.
+        self._strips: LRUCache[tuple, tuple[Item, Strip]] = LRUCache(1024)
 
     # ------------------------------------------------------------ data (down)
 
@@ -315,10 +319,19 @@ class HeadlineList(ScrollView, can_focus=True):
             if clamped != new:
                 self.cursor = clamped
                 return
+        scrolled = self.scroll_offset.y
         self._scroll_to_cursor()
         if not self._exhausted and new >= len(self.items) - 20:
             self.load_more()
-        self.refresh()
+        if self.scroll_offset.y == scrolled and old != new:
+            self._refresh_rows(old, new)  # only the rows the cursor left and entered
+        else:
+            self.refresh()
+
+    def _refresh_rows(self, *indices: int) -> None:
+        width, top = self.scrollable_content_region.width, int(self.scroll_offset.y)
+        for index in indices:
+            self.refresh(Region(0, index * self._row_height - top, width, self._row_height))
 
     def watch_mode(self, mode: str) -> None:
         self.cursor = 0
@@ -412,13 +425,25 @@ class HeadlineList(ScrollView, can_focus=True):
         if index >= len(self.items):
             return Strip.blank(width, base)
         item = self.items[index]
+        state = ("focus" if self.has_focus else "blur") if index == self.cursor else ""
+        key = (identity(item), sub, width, self._row_height, state, base, self.clock().astimezone().date())
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] is item:  # the same Item object: nothing it shows changed
+            return cached[1]
         row = self._row(item, sub, width)
-        if index == self.cursor:
+        if state:
             cursor = self.get_component_rich_style(
-                "headline-list--cursor" if self.has_focus else "headline-list--cursor-blurred")
+                "headline-list--cursor" if state == "focus" else "headline-list--cursor-blurred")
             row.stylize_before(cursor)
             base = base + cursor
-        return self._strip(row, width, base)
+        strip = self._strip(row, width, base)
+        self._strips[key] = (item, strip)
+        return strip
+
+    def notify_style_update(self) -> None:
+        """A theme or CSS change: the cached rows carry the old component styles."""
+        self._strips.clear()
+        super().notify_style_update()
 
     def _strip(self, row: Text, width: int, base: Style) -> Strip:
         row.truncate(width, overflow="ellipsis")
