@@ -171,14 +171,20 @@ class PolicyWatchApp(App[int]):
         screen.update_classes({name: name in wide for _, name in self.HORIZONTAL_BREAKPOINTS}, animate=False)
         # One clock for the status bar and the price ages: their own timers ran out of
         # phase and cost a frame each per second (bench/idle.py).
-        yield StatusBar(id="status", clock=self.clock, badge=self.badge, ticking=False)
+        # The panes are kept: engine events reach them without a query each (ten price
+        # ticks a second), and still find them while the app closes.
+        self.status_bar = StatusBar(id="status", clock=self.clock, badge=self.badge, ticking=False)
+        self.headlines = HeadlineList(id="headlines", clock=self.clock, classes="pane -active", title="Headlines")
+        self.price_pane = PricePane(id="price", symbol=prices.symbol, stale_after=prices.stale_after,
+                                    dead_after=prices.dead_after, divergence=prices.divergence, clock=self.clock,
+                                    classes="pane", ticking=False)
+        self.scenario_pane = ScenarioPane(self.config.scenario, id="scenario", classes="pane")
+        yield self.status_bar
         with Container(id="body"):
             yield PaneTabs(id="pane-tabs")
-            yield HeadlineList(id="headlines", clock=self.clock, classes="pane -active")
-            yield PricePane(id="price", symbol=prices.symbol, stale_after=prices.stale_after,
-                            dead_after=prices.dead_after, divergence=prices.divergence, clock=self.clock,
-                            classes="pane", ticking=False)
-            yield ScenarioPane(self.config.scenario, id="scenario", classes="pane")
+            yield self.headlines
+            yield self.price_pane
+            yield self.scenario_pane
         # The footer is mounted in on_mount, once the headlines have focus: composed then,
         # it shows their keys in the first frame instead of rebuilding a frame later.
 
@@ -186,7 +192,6 @@ class PolicyWatchApp(App[int]):
         if self.keymap:
             self.set_keymap(self.keymap)
         headlines = self.query_one(HeadlineList)
-        headlines.border_title = "Headlines"
         self.screen.set_focus(headlines)  # now, so that the footer composes for it
         await self.mount(Footer())
         self.query_one(PaneTabs).show(self.active_pane)
@@ -195,7 +200,6 @@ class PolicyWatchApp(App[int]):
         if self.stored_page is not None:
             try:
                 headlines.show_stored(self.stored_page())
-                self.on_headline_list_filter_changed(headlines.summary())  # in the first frame
             except Exception:  # the engine opens the store next and reports what is wrong
                 log.exception("reading the stored headlines failed")
         if self.engine_factory is not None:
@@ -209,8 +213,8 @@ class PolicyWatchApp(App[int]):
 
     def _tick_second(self) -> None:
         """The clock and the price ages, in one frame."""
-        self.query_one(StatusBar).tick()
-        self.query_one(PricePane).tick()
+        self.status_bar.tick()
+        self.price_pane.tick()
 
     # ------------------------------------------------------------ the engine
 
@@ -267,7 +271,7 @@ class PolicyWatchApp(App[int]):
 
     def on_items_arrived(self, message: ItemsArrived) -> None:
         event: NewItems = message.event
-        self.query_one(HeadlineList).add_items(event.items, initial=event.initial)
+        self.headlines.add_items(event.items, initial=event.initial)
 
     def on_alert_arrived(self, message: AlertArrived) -> None:
         """The engine's alert rules decide what is worth a toast or the bell (the same
@@ -315,9 +319,9 @@ class PolicyWatchApp(App[int]):
             self.config = replace(self.config, feeds=config.feeds)
             self.feed_states = {f.name: self.feed_states.get(f.name, FeedState(feed=f.name, url=f.url))
                                 for f in config.feeds}
-            self.query_one(StatusBar).set_health(self._states_for_summary())
+            self.status_bar.set_health(self._states_for_summary())
         if event.reclassified > 0:
-            self.query_one("#headlines", HeadlineList).reload()
+            self.headlines.reload()
         text = "; ".join(event.changes) or "nothing the monitor uses changed"
         if event.restart_needed:
             text += f" (restart to apply: {', '.join(event.restart_needed)})"
@@ -326,7 +330,7 @@ class PolicyWatchApp(App[int]):
     def on_feed_status_changed(self, message: FeedStatusChanged) -> None:
         state = message.event.state
         self.feed_states[state.feed] = state
-        self.query_one(StatusBar).set_health(self._states_for_summary())
+        self.status_bar.set_health(self._states_for_summary())
 
     def _states_for_summary(self) -> list[FeedState]:
         names = [f.name for f in self.config.feeds]
@@ -334,10 +338,10 @@ class PolicyWatchApp(App[int]):
 
     def on_price_changed(self, message: PriceChanged) -> None:
         aggregate: AggregatePrice = message.event
-        pane = self.query_one(PricePane)
+        pane = self.price_pane
         pane.show(aggregate)
-        self.query_one(ScenarioPane).set_price(aggregate.price)
-        self.query_one(StatusBar).set_ticker(self._ticker_text(pane))
+        self.scenario_pane.set_price(aggregate.price)
+        self.status_bar.set_ticker(self._ticker_text(pane))
 
     def _ticker_text(self, pane: PricePane) -> Text:
         agg = pane.aggregate
@@ -348,26 +352,15 @@ class PolicyWatchApp(App[int]):
         return Text.assemble((f"{pane.symbol.split('-')[0]} ", "dim"), (f"{money(agg.price)} {arrow}", style))
 
     def on_source_ticked(self, message: SourceTicked) -> None:
-        self.query_one(PricePane).source_update(message.event)
+        self.price_pane.source_update(message.event)
 
     def on_price_history_loaded(self, message: PriceHistoryLoaded) -> None:
-        self.query_one(PricePane).history(message.event)
+        self.price_pane.history(message.event)
 
     def on_stream_changed(self, message: StreamChanged) -> None:
-        self.query_one(PricePane).stream(message.event)
+        self.price_pane.stream(message.event)
 
     # ------------------------------------------------------------ headline actions
-
-    def on_headline_list_filter_changed(self, message: HeadlineList.FilterChanged) -> None:
-        if message.control is not None and message.control.id != "headlines":
-            return
-        label = {"all": "all", "flagged": "flagged", "high": "high priority"}[message.mode]
-        more = "+" if message.more else ""
-        unread = f" · ● {message.unread}" if message.unread else ""
-        title = f"Headlines · {label} · {message.shown}{more}{unread}"
-        headlines = self.query_one(HeadlineList)
-        if headlines.border_title != title:  # setting it repaints the pane, even unchanged
-            headlines.border_title = title
 
     def on_headline_list_opened(self, message: HeadlineList.Opened) -> None:
         item = message.item

@@ -111,7 +111,7 @@ class HeadlineList(ScrollView, can_focus=True):
     }
     """
 
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    cursor: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)  # watch_cursor repaints
     mode: reactive[str] = reactive("all", init=False)
 
     # ------------------------------------------------------------ messages (up)
@@ -147,8 +147,12 @@ class HeadlineList(ScrollView, can_focus=True):
     # ------------------------------------------------------------ state
 
     def __init__(self, *, pager: Pager | None = None, clock: Callable[[], datetime] | None = None,
-                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+                 name: str | None = None, id: str | None = None, classes: str | None = None,
+                 title: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.title = title  # given: the border title names the filter and counts, in the same frame as the rows
+        if title is not None:
+            self.border_title = title
         self.pager = pager
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.items: list[Item] = []          # the loaded window, newest first
@@ -268,7 +272,15 @@ class HeadlineList(ScrollView, can_focus=True):
         self._announce()
 
     def _announce(self) -> None:
-        self.post_message(self.summary())
+        summary = self.summary()
+        if self.title is not None:
+            label = {"all": "all", "flagged": "flagged", "high": "high priority"}[summary.mode]
+            more = "+" if summary.more else ""
+            unread = f" · ● {summary.unread}" if summary.unread else ""
+            title = f"{self.title} · {label} · {summary.shown}{more}{unread}"
+            if self.border_title != title:  # setting it repaints the pane, even unchanged
+                self.border_title = title
+        self.post_message(summary)
 
     def summary(self) -> "HeadlineList.FilterChanged":
         """What the list shows now, as the message that announces it."""
