@@ -13,7 +13,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from rich.text import Text
 from textual import on
@@ -36,10 +36,9 @@ from tui.panes.headlines import HeadlineList
 from tui.panes.price import PricePane, money
 from tui.panes.scenario import ScenarioPane
 from tui.panes.status import StatusBar
-from tui.screens.detail import DetailScreen
-from tui.screens.health import HealthScreen
-from tui.screens.help import HelpScreen
-from tui.screens.search import SearchScreen
+
+if TYPE_CHECKING:  # the screens are imported when first opened: not on the first screen's path
+    from tui.screens.health import HealthScreen
 
 log = logging.getLogger("policywatch.tui")
 
@@ -371,6 +370,8 @@ class PolicyWatchApp(App[int]):
                 sources = self.engine.item_sources(item.id)
             except Exception:
                 log.exception("item_sources failed")
+        from tui.screens.detail import DetailScreen
+
         self.push_screen(DetailScreen(item, sources))
 
     def _mark_read(self, item: Item) -> None:
@@ -418,6 +419,8 @@ class PolicyWatchApp(App[int]):
     # ------------------------------------------------------------ app actions
 
     def action_search(self) -> None:
+        from tui.screens.search import SearchScreen
+
         self.push_screen(SearchScreen(self._search))
 
     def _search(self, query: str) -> list[Item]:
@@ -428,10 +431,17 @@ class PolicyWatchApp(App[int]):
         return [i for i in items if all(w in f"{i.title} {i.summary}".lower() for w in words)]
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.help_sections(), self.keymap))
 
     @staticmethod
     def help_sections():
+        from tui.screens.detail import DetailScreen
+        from tui.screens.health import HealthScreen
+        from tui.screens.help import HelpScreen
+        from tui.screens.search import SearchScreen
+
         return [
             ("Everywhere", PolicyWatchApp.BINDINGS),
             ("Headlines", HeadlineList.BINDINGS),
@@ -443,6 +453,8 @@ class PolicyWatchApp(App[int]):
         ]
 
     def action_health(self) -> None:
+        from tui.screens.health import HealthScreen
+
         self.push_screen(HealthScreen(self._health_states, clock=self.clock))
 
     def _health_states(self) -> list[FeedState]:
@@ -547,6 +559,8 @@ def check_ui(config: Config, themes: Iterable[str]) -> None:
     if ui.theme not in themes:
         raise ConfigError(ui.file_of("ui.theme"), "ui.theme",
                           f"unknown theme {ui.theme!r} (one of: {', '.join(themes)})")
+    if not ui.keys:
+        return  # binding_ids() imports every screen; start-up does not need them otherwise
     known = binding_ids()
     for name in ui.keys:
         if name not in known:
