@@ -333,3 +333,30 @@ async def test_one_clock_moves_the_status_clock_and_the_price_ages(config):
         await pilot.pause()
         assert (NOW + timedelta(seconds=5)).astimezone().strftime("%H:%M:%S") in screen_text(app).splitlines()[0]
         assert " 7s" in app.query_one("#price-sources").render().plain
+
+
+async def test_price_ticks_repaint_only_changed_scenario_rows_and_the_screen_matches(config):
+    """A price tick repaints the scenario rows that changed; after many ticks (and a
+    field edit, which repaints all) the pane on screen is exactly its full render."""
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(ScenarioPane)
+
+        def on_screen() -> list[str]:
+            region = pane.content_region
+            lines = screen_text(app).splitlines()[region.y:region.bottom]
+            return [line[region.x:region.right].rstrip() for line in lines]
+
+        def rendered() -> list[str]:
+            lines = [line.rstrip() for line in pane.render().plain.split("\n")]
+            return lines + [""] * (pane.content_region.height - len(lines))
+
+        for price in ("116300", "116300.5", "97000", "250000", "116299.99"):
+            app.sink(aggregate(price))
+            await pilot.pause()
+            assert on_screen() == rendered(), price
+        assert "$116,299.99 live" in "\n".join(on_screen())
+        app.switch_pane("scenario")
+        await pilot.press("5")
+        await pilot.pause()
+        assert on_screen() == rendered()
