@@ -168,10 +168,10 @@ class PolicyWatchApp(App[int]):
         screen = self.screen
         wide = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
         screen.update_classes({name: name in wide for _, name in self.HORIZONTAL_BREAKPOINTS}, animate=False)
-        # One clock for the status bar and the price ages: their own timers ran out of
-        # phase and cost a frame each per second (bench/idle.py).
         # The panes are kept: engine events reach them without a query each (ten price
-        # ticks a second), and still find them while the app closes.
+        # ticks a second), and still find them while the app closes. ticking=False: the
+        # app's one clock (_tick_second) drives the status clock and the price ages; their
+        # own timers ran out of phase and cost a frame each per second (bench/idle.py).
         self.status_bar = StatusBar(id="status", clock=self.clock, badge=self.badge, ticking=False)
         self.headlines = HeadlineList(id="headlines", clock=self.clock, classes="pane -active", title="Headlines")
         self.price_pane = PricePane(id="price", symbol=prices.symbol, stale_after=prices.stale_after,
