@@ -59,6 +59,10 @@ class Setup:
                       for n in range(17)))
         self.env = dict(os.environ, XDG_STATE_HOME=str(self.tmp / "state"), XDG_CONFIG_HOME=str(self.tmp / "config"),
                         XDG_DATA_HOME=str(self.tmp / "data"), XDG_CACHE_HOME=str(self.tmp / "cache"))
+        # The warm-up is there to write Python's bytecode caches; with this set (as in some
+        # sandboxes and CI images) every start compiled policywatch's ~30 modules again,
+        # ~40 ms that an installed copy never pays (the bare app's Textual is compiled).
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def close(self) -> None:
         self.server.shutdown()

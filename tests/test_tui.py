@@ -53,6 +53,26 @@ async def test_wide_layout_puts_three_panes_side_by_side(config):
         assert "policywatch" in text.splitlines()[0] and "15:30:00" in text.splitlines()[0]
 
 
+async def test_footer_keys_follow_the_focused_pane_without_identical_rebuilds(config):
+    """The footer shows its keys from the first frame; an update of the bindings that
+    changes nothing it shows keeps its widgets, a move to another pane rebuilds them."""
+    from textual.widgets import Footer
+
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        footer = app.screen.query_one(Footer)
+        keys = list(footer.children)
+        assert keys and "Flagged" in screen_text(app).splitlines()[-1]
+        app.screen.refresh_bindings()
+        await pilot.pause()
+        assert list(footer.children) == keys  # the same widgets: no rebuild
+        await pilot.press("tab", "tab")  # to the scenario pane: its own keys
+        await pilot.pause()
+        assert list(footer.children) != keys
+        last = screen_text(app).splitlines()[-1]
+        assert "Flagged" not in last and "Quit" in last
+
+
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
 async def test_narrow_layout_shows_one_pane_and_tab_switches(config, size):
     app = make_app(config)

@@ -16,7 +16,7 @@ from feeds.store import Store
 from tests.loopback import Route
 from tests.tuikit import DATA, offline_config, screen_text
 from tui.app import PolicyWatchApp
-from tui.commands.app import engine_factory
+from tui.commands.app import FIRST_PAGE, engine_factory, stored_page
 from tui.panes.headlines import PAGE, HeadlineList
 from tui.panes.price import PricePane
 from tui.screens.detail import DetailScreen
@@ -63,6 +63,48 @@ async def test_startup_shows_the_stored_headlines_before_the_network_answers(ser
         await until(pilot, lambda: len(headlines.items) == 8, timeout=10.0)
         assert headlines.items[0].title.startswith("Executive Order: Democratizing Access")
         assert "1/1 feeds ok" in screen_text(app).splitlines()[0]
+
+
+async def test_the_stored_page_is_on_the_first_frame_and_the_engine_follows(write_config, tmp_path):
+    """The first screen shows the store's newest page before the engine is built (the
+    engine starts after that first frame), and the engine's hand-over keeps the cursor."""
+    from feeds.engine import INITIAL_ITEMS
+
+    assert FIRST_PAGE == INITIAL_ITEMS  # the same page: the hand-over changes nothing visible
+    db = tmp_path / "pw.db"
+    prefill(db, 600)
+    config = offline_config(write_config, feeds=[])
+    make = engine_factory(config, db)
+    seen_by_engine = []
+
+    def factory(sink):  # what the screen showed when the engine was built
+        headlines = app.query_one("#headlines", HeadlineList)
+        seen_by_engine.append((len(headlines.items), headlines.items[0].title, str(headlines.border_title)))
+        return make(sink)
+
+    app = PolicyWatchApp(config, db, engine_factory=factory, stored_page=stored_page(db))
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: bool(seen_by_engine))
+        assert seen_by_engine == [(500, "Stored headline number 00599 about markets",
+                                   "Headlines · all · 500+ · ● 500")]
+        await pilot.press("down", "down")
+        await until(pilot, lambda: app.engine is not None and headlines.pager is not None)
+        await pilot.pause()
+        assert headlines.current.title == "Stored headline number 00597 about markets"
+        assert headlines.border_title == "Headlines · all · 500+ · ● 500"
+        assert "Stored headline number 00599 about markets" in screen_text(app)
+
+
+async def test_an_unreadable_store_leaves_the_first_page_to_the_engine(write_config, tmp_path):
+    db = tmp_path / "pw.db"
+    db.write_bytes(b"this is not a database" * 100)
+    config = offline_config(write_config, feeds=[])
+    app = PolicyWatchApp(config, db, stored_page=stored_page(db))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        assert app.query_one("#headlines", HeadlineList).items == []
+        assert "No headlines yet." in screen_text(app)
 
 
 async def test_a_thousand_stored_items_are_paged_not_loaded(write_config, tmp_path):

@@ -259,7 +259,8 @@ async def test_divergence_and_staleness_warnings(config):
 
 async def test_sparkline_shows_the_stored_24h(config):
     app = PolicyWatchApp(config, clock=clock)
-    async with app.run_test(size=(140, 40)) as pilot:
+    # 170 columns: the price pane is wide enough (>= 32) to name the span ("24h").
+    async with app.run_test(size=(170, 40)) as pilot:
         history = tuple(tick("coinbase", str(115000 + 10 * i), seconds_ago=300 * (288 - i)) for i in range(288))
         app.sink(PriceHistory("BTC-USD", history))
         app.sink(aggregate("117880"))
@@ -304,3 +305,58 @@ async def test_a_short_scenario_pane_keeps_the_main_outputs_on_screen(config):
         await pilot.resize_terminal(80, 40)
         await pilot.pause()
         assert "Contributions" in screen_text(app)  # room again: the secondary outputs return
+
+
+async def test_one_clock_moves_the_status_clock_and_the_price_ages(config):
+    """The app's once-a-second tick updates the clock and the ages in one frame; the status
+    bar repaints only when the second shown has changed (feed reports that change nothing
+    do not repaint it either)."""
+    from feeds.model import FeedState
+    from tui.panes.status import StatusBar
+
+    now = [NOW]
+    app = PolicyWatchApp(config, clock=lambda: now[0])
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300", seconds_ago=2))
+        await pilot.pause()
+        status = app.query_one(StatusBar)
+        first_line = screen_text(app).splitlines()[0]
+        assert NOW.astimezone().strftime("%H:%M:%S") in first_line
+        assert "coinbase" in screen_text(app) and " 2s" in app.query_one("#price-sources").render().plain
+        await pilot.pause()
+        status._repaint_required = False
+        app._tick_second()  # the same second: nothing to repaint
+        status.set_health([FeedState(feed=f.name) for f in config.feeds])  # the same summary
+        assert not status._repaint_required
+        now[0] = NOW + timedelta(seconds=5)
+        app._tick_second()
+        await pilot.pause()
+        assert (NOW + timedelta(seconds=5)).astimezone().strftime("%H:%M:%S") in screen_text(app).splitlines()[0]
+        assert " 7s" in app.query_one("#price-sources").render().plain
+
+
+async def test_price_ticks_repaint_only_changed_scenario_rows_and_the_screen_matches(config):
+    """A price tick repaints the scenario rows that changed; after many ticks (and a
+    field edit, which repaints all) the pane on screen is exactly its full render."""
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(ScenarioPane)
+
+        def on_screen() -> list[str]:
+            region = pane.content_region
+            lines = screen_text(app).splitlines()[region.y:region.bottom]
+            return [line[region.x:region.right].rstrip() for line in lines]
+
+        def rendered() -> list[str]:
+            lines = [line.rstrip() for line in pane.render().plain.split("\n")]
+            return lines + [""] * (pane.content_region.height - len(lines))
+
+        for price in ("116300", "116300.5", "97000", "250000", "116299.99"):
+            app.sink(aggregate(price))
+            await pilot.pause()
+            assert on_screen() == rendered(), price
+        assert "$116,299.99 live" in "\n".join(on_screen())
+        app.switch_pane("scenario")
+        await pilot.press("5")
+        await pilot.pause()
+        assert on_screen() == rendered()

@@ -13,7 +13,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from rich.text import Text
 from textual import on
@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from feeds.config import Config, ConfigError
@@ -31,14 +31,14 @@ from feeds.model import (AggregatePrice, Alert, AlertRaised, ConfigReloaded, Fee
 from tui import safe
 from tui.messages import (AlertArrived, ConfigChanged, FeedStatusChanged, ItemsArrived, OtherEvent, PriceChanged,
                           PriceHistoryLoaded, SourceTicked, StreamChanged)
+from tui.panes.footer import Footer
 from tui.panes.headlines import HeadlineList
 from tui.panes.price import PricePane, money
 from tui.panes.scenario import ScenarioPane
 from tui.panes.status import StatusBar
-from tui.screens.detail import DetailScreen
-from tui.screens.health import HealthScreen
-from tui.screens.help import HelpScreen
-from tui.screens.search import SearchScreen
+
+if TYPE_CHECKING:  # the screens are imported when first opened: not on the first screen's path
+    from tui.screens.health import HealthScreen
 
 log = logging.getLogger("policywatch.tui")
 
@@ -135,8 +135,10 @@ class PolicyWatchApp(App[int]):
                  engine_factory: EngineFactory | None = None,
                  clock: Callable[[], datetime] | None = None,
                  badge: str = "", on_exit: Callable[[], Any] | None = None,
-                 env: dict[str, str] | None = None, reload_config: bool = True) -> None:
+                 env: dict[str, str] | None = None, reload_config: bool = True,
+                 stored_page: Callable[[], list[Item]] | None = None) -> None:
         super().__init__()
+        self.stored_page = stored_page  # the store's newest page, shown before the engine is up
         self.config = config
         self.db_path = Path(db_path) if db_path is not None else None
         self.engine_factory = engine_factory
@@ -161,26 +163,57 @@ class PolicyWatchApp(App[int]):
 
     def compose(self) -> ComposeResult:
         prices = self.config.prices
-        yield StatusBar(id="status", clock=self.clock, badge=self.badge)
+        # The layout classes the screen would add on its first Resize, added now: the
+        # first layout is then the final one, not a stacked one redone a frame later.
+        screen = self.screen
+        wide = screen._get_breakpoint_classes(self.size.width, self.HORIZONTAL_BREAKPOINTS)
+        screen.update_classes({name: name in wide for _, name in self.HORIZONTAL_BREAKPOINTS}, animate=False)
+        # The panes are kept: engine events reach them without a query each (ten price
+        # ticks a second), and still find them while the app closes. ticking=False: the
+        # app's one clock (_tick_second) drives the status clock and the price ages; their
+        # own timers ran out of phase and cost a frame each per second (bench/idle.py).
+        self.status_bar = StatusBar(id="status", clock=self.clock, badge=self.badge, ticking=False)
+        self.headlines = HeadlineList(id="headlines", clock=self.clock, classes="pane -active", title="Headlines")
+        self.price_pane = PricePane(id="price", symbol=prices.symbol, stale_after=prices.stale_after,
+                                    dead_after=prices.dead_after, divergence=prices.divergence, clock=self.clock,
+                                    classes="pane", ticking=False)
+        self.scenario_pane = ScenarioPane(self.config.scenario, id="scenario", classes="pane")
+        yield self.status_bar
         with Container(id="body"):
             yield PaneTabs(id="pane-tabs")
-            yield HeadlineList(id="headlines", clock=self.clock, classes="pane -active")
-            yield PricePane(id="price", symbol=prices.symbol, stale_after=prices.stale_after,
-                            dead_after=prices.dead_after, divergence=prices.divergence, clock=self.clock,
-                            classes="pane")
-            yield ScenarioPane(self.config.scenario, id="scenario", classes="pane")
-        yield Footer()
+            yield self.headlines
+            yield self.price_pane
+            yield self.scenario_pane
+        # The footer is mounted in on_mount, once the headlines have focus: composed then,
+        # it shows their keys in the first frame instead of rebuilding a frame later.
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
         headlines = self.query_one(HeadlineList)
-        headlines.border_title = "Headlines"
-        headlines.focus()
+        self.screen.set_focus(headlines)  # now, so that the footer composes for it
+        await self.mount(Footer())
         self.query_one(PaneTabs).show(self.active_pane)
         self.query_one(StatusBar).set_health(self.feed_states.values())
+        self.set_interval(1, self._tick_second)
+        if self.stored_page is not None:
+            try:
+                headlines.show_stored(self.stored_page())
+            except Exception:  # the engine opens the store next and reports what is wrong
+                log.exception("reading the stored headlines failed")
         if self.engine_factory is not None:
+            # After the first paint: building the engine (rules, HTTP client, scheduler)
+            # takes longer than everything on the first screen (bench/startup.py).
+            self.call_after_refresh(self._launch_engine)
+
+    def _launch_engine(self) -> None:
+        if not self._engine_stopped:
             self.run_worker(self._start_engine(), name="engine", group="engine", exclusive=True)
+
+    def _tick_second(self) -> None:
+        """The clock and the price ages, in one frame."""
+        self.status_bar.tick()
+        self.price_pane.tick()
 
     # ------------------------------------------------------------ the engine
 
@@ -237,7 +270,7 @@ class PolicyWatchApp(App[int]):
 
     def on_items_arrived(self, message: ItemsArrived) -> None:
         event: NewItems = message.event
-        self.query_one(HeadlineList).add_items(event.items, initial=event.initial)
+        self.headlines.add_items(event.items, initial=event.initial)
 
     def on_alert_arrived(self, message: AlertArrived) -> None:
         """The engine's alert rules decide what is worth a toast or the bell (the same
@@ -285,9 +318,9 @@ class PolicyWatchApp(App[int]):
             self.config = replace(self.config, feeds=config.feeds)
             self.feed_states = {f.name: self.feed_states.get(f.name, FeedState(feed=f.name, url=f.url))
                                 for f in config.feeds}
-            self.query_one(StatusBar).set_health(self._states_for_summary())
+            self.status_bar.set_health(self._states_for_summary())
         if event.reclassified > 0:
-            self.query_one("#headlines", HeadlineList).reload()
+            self.headlines.reload()
         text = "; ".join(event.changes) or "nothing the monitor uses changed"
         if event.restart_needed:
             text += f" (restart to apply: {', '.join(event.restart_needed)})"
@@ -296,7 +329,7 @@ class PolicyWatchApp(App[int]):
     def on_feed_status_changed(self, message: FeedStatusChanged) -> None:
         state = message.event.state
         self.feed_states[state.feed] = state
-        self.query_one(StatusBar).set_health(self._states_for_summary())
+        self.status_bar.set_health(self._states_for_summary())
 
     def _states_for_summary(self) -> list[FeedState]:
         names = [f.name for f in self.config.feeds]
@@ -304,10 +337,10 @@ class PolicyWatchApp(App[int]):
 
     def on_price_changed(self, message: PriceChanged) -> None:
         aggregate: AggregatePrice = message.event
-        pane = self.query_one(PricePane)
+        pane = self.price_pane
         pane.show(aggregate)
-        self.query_one(ScenarioPane).set_price(aggregate.price)
-        self.query_one(StatusBar).set_ticker(self._ticker_text(pane))
+        self.scenario_pane.set_price(aggregate.price)
+        self.status_bar.set_ticker(self._ticker_text(pane))
 
     def _ticker_text(self, pane: PricePane) -> Text:
         agg = pane.aggregate
@@ -318,23 +351,15 @@ class PolicyWatchApp(App[int]):
         return Text.assemble((f"{pane.symbol.split('-')[0]} ", "dim"), (f"{money(agg.price)} {arrow}", style))
 
     def on_source_ticked(self, message: SourceTicked) -> None:
-        self.query_one(PricePane).source_update(message.event)
+        self.price_pane.source_update(message.event)
 
     def on_price_history_loaded(self, message: PriceHistoryLoaded) -> None:
-        self.query_one(PricePane).history(message.event)
+        self.price_pane.history(message.event)
 
     def on_stream_changed(self, message: StreamChanged) -> None:
-        self.query_one(PricePane).stream(message.event)
+        self.price_pane.stream(message.event)
 
     # ------------------------------------------------------------ headline actions
-
-    def on_headline_list_filter_changed(self, message: HeadlineList.FilterChanged) -> None:
-        if message.control is not None and message.control.id != "headlines":
-            return
-        label = {"all": "all", "flagged": "flagged", "high": "high priority"}[message.mode]
-        more = "+" if message.more else ""
-        unread = f" · ● {message.unread}" if message.unread else ""
-        self.query_one(HeadlineList).border_title = f"Headlines · {label} · {message.shown}{more}{unread}"
 
     def on_headline_list_opened(self, message: HeadlineList.Opened) -> None:
         item = message.item
@@ -345,6 +370,8 @@ class PolicyWatchApp(App[int]):
                 sources = self.engine.item_sources(item.id)
             except Exception:
                 log.exception("item_sources failed")
+        from tui.screens.detail import DetailScreen
+
         self.push_screen(DetailScreen(item, sources))
 
     def _mark_read(self, item: Item) -> None:
@@ -392,6 +419,8 @@ class PolicyWatchApp(App[int]):
     # ------------------------------------------------------------ app actions
 
     def action_search(self) -> None:
+        from tui.screens.search import SearchScreen
+
         self.push_screen(SearchScreen(self._search))
 
     def _search(self, query: str) -> list[Item]:
@@ -402,10 +431,17 @@ class PolicyWatchApp(App[int]):
         return [i for i in items if all(w in f"{i.title} {i.summary}".lower() for w in words)]
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.help_sections(), self.keymap))
 
     @staticmethod
     def help_sections():
+        from tui.screens.detail import DetailScreen
+        from tui.screens.health import HealthScreen
+        from tui.screens.help import HelpScreen
+        from tui.screens.search import SearchScreen
+
         return [
             ("Everywhere", PolicyWatchApp.BINDINGS),
             ("Headlines", HeadlineList.BINDINGS),
@@ -417,6 +453,8 @@ class PolicyWatchApp(App[int]):
         ]
 
     def action_health(self) -> None:
+        from tui.screens.health import HealthScreen
+
         self.push_screen(HealthScreen(self._health_states, clock=self.clock))
 
     def _health_states(self) -> list[FeedState]:
@@ -521,6 +559,8 @@ def check_ui(config: Config, themes: Iterable[str]) -> None:
     if ui.theme not in themes:
         raise ConfigError(ui.file_of("ui.theme"), "ui.theme",
                           f"unknown theme {ui.theme!r} (one of: {', '.join(themes)})")
+    if not ui.keys:
+        return  # binding_ids() imports every screen; start-up does not need them otherwise
     known = binding_ids()
     for name in ui.keys:
         if name not in known:

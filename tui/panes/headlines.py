@@ -14,6 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -110,7 +111,7 @@ class HeadlineList(ScrollView, can_focus=True):
     }
     """
 
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    cursor: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)  # watch_cursor repaints
     mode: reactive[str] = reactive("all", init=False)
 
     # ------------------------------------------------------------ messages (up)
@@ -146,8 +147,12 @@ class HeadlineList(ScrollView, can_focus=True):
     # ------------------------------------------------------------ state
 
     def __init__(self, *, pager: Pager | None = None, clock: Callable[[], datetime] | None = None,
-                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+                 name: str | None = None, id: str | None = None, classes: str | None = None,
+                 title: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.title = title  # given: the border title names the filter and counts, in the same frame as the rows
+        if title is not None:
+            self.border_title = title
         self.pager = pager
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.items: list[Item] = []          # the loaded window, newest first
@@ -156,6 +161,9 @@ class HeadlineList(ScrollView, can_focus=True):
         self._exhausted = True
         self._row_height = 1
         self.new_above = 0  # arrived above the cursor while the reader was further down
+        # Rendered rows by (item, sub-row, width, row height, cursor state, base style, day):
+        # a batch that shifts the list, or a cursor move, re-renders only rows not seen yet.
+        self._strips: LRUCache[tuple, tuple[Item, Strip]] = LRUCache(1024)
 
     # ------------------------------------------------------------ data (down)
 
@@ -173,6 +181,14 @@ class HeadlineList(ScrollView, can_focus=True):
             page = [i for i in self._pool if passes(i, self.mode)]
             self._exhausted = True
         self._set_items(page, keep=current)
+
+    def show_stored(self, items: Sequence[Item]) -> None:
+        """The store's newest page, shown while the engine starts; its hand-over (the same
+        page, classified under the current rules) replaces it."""
+        if self.items or self.mode != "all" or not items:
+            return
+        self._exhausted = False  # the hand-over says the same; no pager until then
+        self._set_items(items, keep=None)
 
     def load_more(self) -> bool:
         """The next page from the pager (scrolling near the end calls this)."""
@@ -256,14 +272,36 @@ class HeadlineList(ScrollView, can_focus=True):
         self._announce()
 
     def _announce(self) -> None:
+        summary = self.summary()
+        if self.title is not None:
+            label = {"all": "all", "flagged": "flagged", "high": "high priority"}[summary.mode]
+            more = "+" if summary.more else ""
+            unread = f" · ● {summary.unread}" if summary.unread else ""
+            title = f"{self.title} · {label} · {summary.shown}{more}{unread}"
+            if self.border_title != title:  # setting it repaints the pane, even unchanged
+                self.border_title = title
+        self.post_message(summary)
+
+    def summary(self) -> "HeadlineList.FilterChanged":
+        """What the list shows now, as the message that announces it."""
         unread = sum(1 for i in self.items if not i.read)
-        self.post_message(self.FilterChanged(self.mode, len(self.items), not self._exhausted, unread))
+        return self.FilterChanged(self.mode, len(self.items), not self._exhausted, unread)
 
     # ------------------------------------------------------------ geometry
 
     def _resize(self) -> None:
         rows = max(1, len(self.items))
-        self.virtual_size = Size(self.scrollable_content_region.width, rows * self._row_height)
+        size = Size(self.scrollable_content_region.width, rows * self._row_height)
+        if size != self.virtual_size:
+            if self.is_mounted and self.size.height:
+                # Only the scroll range changed: update it here. Assigning virtual_size lays
+                # out the whole screen, which then repaints every pane, on each arriving
+                # batch (bench/responsiveness.py); a scrollbar that appears or goes still
+                # asks for that layout (show_vertical_scrollbar).
+                self.set_reactive(HeadlineList.virtual_size, size)
+                self._scroll_update(size)
+            else:
+                self.virtual_size = size
         self.refresh()
 
     def on_resize(self) -> None:
@@ -271,6 +309,18 @@ class HeadlineList(ScrollView, can_focus=True):
         self._row_height = 1 if width >= 90 else 2
         self._resize()
         self._scroll_to_cursor(animate=False)
+
+    def _size_updated(self, size: Size, *args, **kwargs) -> bool:
+        """Fit the row height to a new width during the layout, before the frame is
+        rendered: the Resize event (on_resize, which settles it) comes after that frame,
+        so the first screen was painted with the wrong row height and again a frame later."""
+        if size.width != self.size.width:
+            width = size.width - self.styles.gutter.width - self.styles.scrollbar_size_vertical
+            height = 1 if width >= 90 else 2
+            if height != self._row_height:
+                self._row_height = height
+                self.set_reactive(HeadlineList.virtual_size, Size(width, max(1, len(self.items)) * height))
+        return super()._size_updated(size, *args, **kwargs)
 
     def watch_cursor(self, old: int, new: int) -> None:
         if new == 0 and self.new_above:
@@ -281,10 +331,19 @@ class HeadlineList(ScrollView, can_focus=True):
             if clamped != new:
                 self.cursor = clamped
                 return
+        scrolled = self.scroll_offset.y
         self._scroll_to_cursor()
         if not self._exhausted and new >= len(self.items) - 20:
             self.load_more()
-        self.refresh()
+        if self.scroll_offset.y == scrolled and old != new:
+            self._refresh_rows(old, new)  # only the rows the cursor left and entered
+        else:
+            self.refresh()
+
+    def _refresh_rows(self, *indices: int) -> None:
+        width, top = self.scrollable_content_region.width, int(self.scroll_offset.y)
+        for index in indices:
+            self.refresh(Region(0, index * self._row_height - top, width, self._row_height))
 
     def watch_mode(self, mode: str) -> None:
         self.cursor = 0
@@ -378,13 +437,25 @@ class HeadlineList(ScrollView, can_focus=True):
         if index >= len(self.items):
             return Strip.blank(width, base)
         item = self.items[index]
+        state = ("focus" if self.has_focus else "blur") if index == self.cursor else ""
+        key = (identity(item), sub, width, self._row_height, state, base, self.clock().astimezone().date())
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] is item:  # the same Item object: nothing it shows changed
+            return cached[1]
         row = self._row(item, sub, width)
-        if index == self.cursor:
+        if state:
             cursor = self.get_component_rich_style(
-                "headline-list--cursor" if self.has_focus else "headline-list--cursor-blurred")
+                "headline-list--cursor" if state == "focus" else "headline-list--cursor-blurred")
             row.stylize_before(cursor)
             base = base + cursor
-        return self._strip(row, width, base)
+        strip = self._strip(row, width, base)
+        self._strips[key] = (item, strip)
+        return strip
+
+    def notify_style_update(self) -> None:
+        """A theme or CSS change: the cached rows carry the old component styles."""
+        self._strips.clear()
+        super().notify_style_update()
 
     def _strip(self, row: Text, width: int, base: Style) -> Strip:
         row.truncate(width, overflow="ellipsis")

@@ -45,6 +45,10 @@ def update_line(widget: Static, content: Text) -> None:
     if getattr(widget, "_line_content", None) == content:
         return  # unchanged: no repaint at all (the once-a-second refresh of the sources)
     widget._line_content = content
+    if not widget.display:  # hidden by CSS (the one-line price outside -compact): showing it lays out anyway
+        widget._line_shape = None
+        widget.update(content, layout=False)
+        return
     width = widget.content_region.width
     lines = content.plain.split("\n")
     shape = (len(lines), width > 0 and max(cell_len(line) for line in lines) <= width)
@@ -82,8 +86,9 @@ class PricePane(Vertical, can_focus=True):
 
     def __init__(self, *, symbol: str = "BTC-USD", stale_after: float = 30.0, dead_after: float = 120.0,
                  divergence: float = 1.0, clock: Callable[[], datetime] | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+                 id: str | None = None, classes: str | None = None, ticking: bool = True) -> None:
         super().__init__(id=id, classes=classes)
+        self.ticking = ticking  # False: the owner calls tick() once a second
         self.symbol = symbol
         self.stale_after = stale_after
         self.dead_after = dead_after
@@ -110,7 +115,8 @@ class PricePane(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         self.border_title = self.symbol
-        self.set_interval(1, self._tick_clock)
+        if self.ticking:
+            self.set_interval(1, self.tick)
         self._render_all()
 
     def on_resize(self) -> None:
@@ -332,6 +338,10 @@ class PricePane(Vertical, can_focus=True):
         if age >= self.stale_after:
             return "stale"
         return "stream" if any(self.streams.values()) else "REST"
+
+    def tick(self) -> None:
+        """Once a second: the ages of the ticks and the staleness warning."""
+        self._tick_clock()
 
     def _tick_clock(self) -> None:
         self._render_sources()

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
 
@@ -127,6 +128,7 @@ class ScenarioPane(Widget, can_focus=True):
         self.result: sc.ScenarioResult | None = None
         self.error: str | None = None
         self.computations = 0
+        self._rows_shown: tuple[list[Text], Any] | None = None  # the rows on screen and the size they fit
 
     # ------------------------------------------------------------ data (down)
 
@@ -172,8 +174,41 @@ class ScenarioPane(Widget, can_focus=True):
         # a layout of the whole screen on every price tick kept keys waiting
         # (bench/responsiveness.py): only a pane sized by its content needs one
         height = self.styles.height
-        self.refresh(layout=height is None or height.is_auto)
+        if height is None or height.is_auto:
+            self.refresh(layout=True)
+        else:
+            self._refresh_changed_rows()
         self.post_message(self.Changed(self.result))
+
+    def refresh(self, *regions, **kwargs) -> "ScenarioPane":
+        if not regions:
+            self._rows_shown = None  # repainted whole: the next comparison starts afresh
+        return super().refresh(*regions, **kwargs)
+
+    def _refresh_changed_rows(self) -> None:
+        """Repaint only the rows whose text changed: a price tick changes a few of the
+        pane's ~20 (bench/idle.py). Anything that wraps, or a new size, repaints it all."""
+        region = self.content_region
+        if not self.is_mounted or not region.width:
+            self.refresh()
+            return
+        lines = self.render().split("\n", allow_blank=True)
+        shown, size = self._rows_shown or (None, None)
+        fits = all(line.cell_len <= region.width for line in lines)
+        if shown is None or size != region.size or len(shown) != len(lines) or not fits:
+            self.refresh()
+        else:
+            for y, (before, after) in enumerate(zip(shown, lines)):
+                if before != after:
+                    super().refresh(Region(0, y, region.width, 1))
+        self._rows_shown = (list(lines), region.size) if fits else None
+
+    def on_resize(self) -> None:
+        self._rows_shown = None
+
+    def notify_style_update(self) -> None:
+        self._rows_shown = None
+        super().notify_style_update()
 
     def on_mount(self) -> None:
         self.border_title = "Scenario"

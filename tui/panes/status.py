@@ -45,27 +45,41 @@ class StatusBar(Widget):
                          "status--clock", "status--badge"}
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None, badge: str = "",
-                 id: str | None = None) -> None:
+                 id: str | None = None, ticking: bool = True) -> None:
         super().__init__(id=id)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.badge = badge
         self.health = ("starting", "pending")
         self.ticker = Text("")
+        self.ticking = ticking  # False: the owner calls tick() (the app, with the price pane's ages)
+        self._shown_clock = ""
 
     def on_mount(self) -> None:
-        self.set_interval(1, self.refresh)
+        if self.ticking:
+            self.set_interval(1, self.tick)
+
+    def tick(self) -> None:
+        """Once a second: repaint if the clock moved since the last repaint (a price tick
+        may already have shown this second)."""
+        if self._clock_text() != self._shown_clock:
+            self.refresh()
 
     def set_health(self, states: Iterable[FeedState]) -> None:
-        self.health = health_summary(states)
-        self.refresh()
+        health = health_summary(states)
+        if health != self.health:  # every poll reports its feed; most change nothing here
+            self.health = health
+            self.refresh()
 
     def set_ticker(self, ticker: Text) -> None:
-        self.ticker = ticker
-        self.refresh()
+        if ticker != self.ticker:
+            self.ticker = ticker
+            self.refresh()
+
+    def _clock_text(self) -> str:
+        return self.clock().astimezone().strftime("%a %d %b  %H:%M:%S %Z ")
 
     def render(self) -> Text:
         style = self.get_component_rich_style
-        now = self.clock().astimezone()
         left = Text.assemble((" policywatch", style("status--name")))
         if self.badge:
             left.append("  ")
@@ -76,7 +90,8 @@ class StatusBar(Widget):
         if self.ticker.plain:
             left.append("   ")
             left.append_text(self.ticker)
-        clock = Text(now.strftime("%a %d %b  %H:%M:%S %Z "), style=style("status--clock"))
+        self._shown_clock = shown = self._clock_text()
+        clock = Text(shown, style=style("status--clock"))
         width = self.size.width
         gap = max(1, width - left.cell_len - clock.cell_len)
         return Text.assemble(left, " " * gap, clock)

@@ -1,0 +1,37 @@
+"""The key footer, composed once at start-up and again only when what it shows changes.
+
+Textual's Footer starts empty and rebuilds its keys (a dozen widgets) after each
+"bindings updated" signal; start-up sends three identical ones (focus, app focus), so the
+first screen waited for three rebuilds and the keys came last (bench/startup.py)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Footer as TextualFooter
+
+
+class Footer(TextualFooter):
+    """Footer that shows its keys in its first frame and skips identical rebuilds."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._composed_for: object = None
+
+    def _shown(self) -> object:
+        """What a compose would show: the visible bindings, their state and the keymap."""
+        app = self.app
+        shown = tuple((binding.key, app.get_key_display(binding), binding.description, binding.action, enabled,
+                       tooltip, binding.group)
+                      for (_node, binding, enabled, tooltip) in self.screen.active_bindings.values()
+                      if binding.show or binding.action == "command_palette")
+        return shown, self.show_command_palette, app.ENABLE_COMMAND_PALETTE
+
+    def compose(self) -> ComposeResult:
+        self._bindings_ready = True  # the screen's bindings are known once we are mounted
+        self._composed_for = self._shown()
+        yield from super().compose()
+
+    async def recompose(self) -> None:
+        if self.is_attached and self._shown() == self._composed_for:
+            return
+        await super().recompose()
