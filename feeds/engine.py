@@ -1,9 +1,11 @@
 """The engine wires the pipeline: scheduler job -> fetch -> parse (off the loop) ->
-classify -> store -> event to the sink.
+classify -> store (off the loop, in the store's one writer thread) -> event to the sink.
 
 It runs on whatever asyncio loop is running (Textual's own, or asyncio.run in the CLI),
 hands over the stored state first so nobody waits on the network, and keeps every feed's
-trouble to that feed."""
+trouble to that feed. Reads (pages, search, counts) run on the loop over the store's read
+connection; every write goes through one StoreWriter, in order, and an event names only
+items already committed."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from feeds.fetch import FetchError, Fetcher
 from feeds.model import AlertRaised, ConfigReloaded, FeedState, FeedStatus, Item, NewItems
 from feeds.parse import ParseError, parse_feed
 from feeds.scheduler import PollScheduler, next_delay
-from feeds.store import RULES_COMPLETE, Store
+from feeds.store import RULES_COMPLETE, Store, StoreWriter, WriterClosed
 from feeds.workers import make_executor, parse_and_classify
 
 log = logging.getLogger("policywatch.engine")
@@ -51,6 +53,8 @@ class Engine:
         self.sink = sink
         self.classifier = default_classifier(config) if classifier is ... else classifier
         self.store: Store | None = None
+        self.writer: StoreWriter | None = None
+        self._read_pending: dict[int, bool] = {}  # read marks queued in the writer, not yet committed
         self.fetcher: Fetcher | None = None
         self.scheduler = PollScheduler()
         self._executor = parse_executor
@@ -64,17 +68,26 @@ class Engine:
     # ------------------------------------------------------------ lifecycle
 
     def open(self) -> Store:
-        """Open the store and bring stored classifications up to date with the rules."""
+        """Open the store and bring stored classifications up to date with the rules
+        (blocking: for synchronous callers; start() does the same without blocking)."""
         if self.store is None:
-            self.store = Store(self.db_path)
+            self._open_store()
             self.reclassify_stored()
+        return self.store
+
+    def _open_store(self) -> Store:
+        self.store = Store(self.db_path)
+        self.writer = StoreWriter(self.store)
         return self.store
 
     async def start(self, *, schedule: bool = True, prices: bool = True) -> None:
         """Hand over the stored state, then start polling (unless schedule=False); with
         prices, the price engine too (its stored 24 h first, then its sources)."""
-        store = self.open()
-        self.apply_retention()
+        if self.store is None:
+            self._open_store()
+            await self.writer.call(self._reclassify)
+        store = self.store
+        await self._apply_retention()
         self._emit(NewItems(tuple(store.recent(INITIAL_ITEMS)), initial=True))
         for feed in self.config.feeds:
             self._emit(FeedStatus(store.feed_state(feed.name, count=False)))
@@ -94,7 +107,8 @@ class Engine:
         if prices and schedule and (self.config.prices.sources or self.config.prices.stream != "none"):
             from feeds.prices import PriceEngine
 
-            self.price_engine = PriceEngine(self.config.prices, self._ensure_fetcher().client, store, self._emit,
+            self.price_engine = PriceEngine(self.config.prices, self._ensure_fetcher().client,
+                                            _PriceStore(store, self.writer), self._emit,
                                             scheduler=self.scheduler, jitter=self.config.fetch.jitter)
             await self.price_engine.start()
 
@@ -111,6 +125,9 @@ class Engine:
         if self._executor is not None and self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        if self.writer is not None:
+            await self.writer.aclose()  # every write queued so far lands before the store closes
+            self.writer = None
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -149,11 +166,18 @@ class Engine:
         return [replace(item, classification=classify(item.title, item.summary)) for item in items]
 
     def reclassify_stored(self) -> int:
-        """Classify stored items whose rules fingerprint differs from the current rules."""
+        """Classify stored items whose rules fingerprint differs from the current rules
+        (in the writer; blocks until done, after the writes queued before it)."""
+        if self.classifier is None or self.store is None:
+            return 0
+        return self.writer.call_sync(self._reclassify)
+
+    def _reclassify(self) -> int:
+        """In the writer thread: reclassify_stored's work."""
         if self.classifier is None or self.store is None:
             return 0
         fingerprint = self.classifier.fingerprint
-        if self.store.get_meta(RULES_COMPLETE) == fingerprint:
+        if self.store.get_meta(RULES_COMPLETE, writing=True) == fingerprint:
             return 0  # nothing stored since under other rules: no scan of the whole history
         changed = 0
         for batch in self.store.unclassified(fingerprint):
@@ -216,23 +240,26 @@ class Engine:
             state = FeedState(feed=feed.name)
         fetch = self.config.fetch
         now = datetime.now(timezone.utc)
+        writer = self.writer
         try:
             result = await fetcher.get(feed.url, etag=state.etag, last_modified=state.last_modified)
             if result.not_modified:
                 state = self._success(state, feed, now, result.etag, result.last_modified)
-                store.save_feed_state(state)
+                await writer.call(store.save_feed_state, state)
                 return FeedStatus(state, not_modified=True)
             parsed = await self._parse(result.body, feed.name, result.content_type, result.url)
             items = parsed.items
             if self.classifier is not None and items and items[0].classification is None:
                 items = self.classify(items)
-            new = store.ingest(feed.name, items, rules=self.rules_fingerprint, now=now)
-            state = self._success(state, feed, now, result.etag, result.last_modified)
-            store.save_feed_state(state)
+            # Stored in the writer thread; the loop carries on (keys, other feeds) meanwhile.
+            new, state = await writer.call(self._store_poll, store, feed, state, items, now,
+                                           result.etag, result.last_modified)
             if new:
                 self._emit(NewItems(tuple(new), feed=feed.name))
                 self._raise_alerts(new)
             return FeedStatus(state, fetched=len(items), new=len(new), items=tuple(items))
+        except WriterClosed:  # the engine stopped while this poll was in flight
+            return FeedStatus(state)
         except (FetchError, ParseError) as exc:
             retry_after = getattr(exc, "retry_after", None)
             gone = getattr(exc, "gone", False)
@@ -246,9 +273,22 @@ class Engine:
         done = datetime.now(timezone.utc)  # counted from the end of the poll, as on success
         state = replace(state, url=feed.url, failures=failures, last_error=message, last_error_at=now,
                         next_due=done + timedelta(seconds=delay), gone=gone)
-        store.save_feed_state(state)
+        try:
+            await writer.call(store.save_feed_state, state)
+        except WriterClosed:  # the engine stopped while this poll was in flight
+            pass
         log.info("feed %s failed (%d in a row): %s", feed.name, failures, message)
         return FeedStatus(state)
+
+    def _store_poll(self, store: Store, feed: FeedConfig, state: FeedState, items, now: datetime,
+                    etag: str | None, last_modified: str | None) -> tuple[list[Item], FeedState]:
+        """In the writer thread: a successful poll's items and the feed's new state, in one
+        transaction (a crash keeps both or neither)."""
+        with store.transaction():
+            new = store.ingest(feed.name, items, rules=self.rules_fingerprint, now=now)
+            state = self._success(state, feed, now, etag, last_modified)
+            store.save_feed_state(state)
+        return new, state
 
     def _success(self, state: FeedState, feed: FeedConfig, now: datetime, etag: str | None,
                  last_modified: str | None) -> FeedState:
@@ -298,18 +338,28 @@ class Engine:
         return event
 
     def apply_retention(self) -> int:
-        """Prune items first seen more than [store] retention_days ago (0 keeps all)."""
+        """Prune items first seen more than [store] retention_days ago (0 keeps all);
+        blocks until the writer has done it."""
+        self.open()
+        return self.writer.call_sync(self._prune)
+
+    async def _apply_retention(self) -> int:
+        self.open()
+        return await self.writer.call(self._prune)
+
+    def _prune(self) -> int:
+        """In the writer thread: apply_retention's work."""
         days = self.config.store.retention_days
         if not days:
             return 0
-        removed = self.open().prune(datetime.now(timezone.utc) - timedelta(days=days))
+        removed = self.store.prune(datetime.now(timezone.utc) - timedelta(days=days))
         if removed:
             log.info("pruned %d items older than %g days", removed, days)
         return removed
 
     async def _retention_job(self) -> None:
         try:
-            self.apply_retention()
+            await self._apply_retention()
         except Exception:
             log.exception("pruning old items failed")
         if not self._stopped:
@@ -319,16 +369,35 @@ class Engine:
 
     def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False,
                high_only: bool = False) -> list[Item]:
-        return self.open().recent(limit, offset, flagged_only=flagged_only, high_only=high_only)
+        return self._with_read_marks(self.open().recent(limit, offset, flagged_only=flagged_only,
+                                                        high_only=high_only))
 
     def count(self, *, flagged_only: bool = False, high_only: bool = False) -> int:
         return self.open().count(flagged_only=flagged_only, high_only=high_only)
 
     def search(self, query: str, limit: int = 200) -> list[Item]:
-        return self.open().search(query, limit)
+        return self._with_read_marks(self.open().search(query, limit))
 
     def mark_read(self, item_id: int, read: bool = True) -> None:
-        self.open().mark_read(item_id, read)
+        """Queue the read mark in the writer (the caller never waits); until it is
+        committed, pages and searches show it anyway."""
+        store = self.open()
+        self._read_pending[item_id] = read
+
+        def write() -> None:
+            try:
+                store.mark_read(item_id, read)
+            finally:
+                if self._read_pending.get(item_id) is read:
+                    self._read_pending.pop(item_id, None)
+
+        self.writer.post(write)
+
+    def _with_read_marks(self, items: list[Item]) -> list[Item]:
+        pending = self._read_pending
+        if not pending:
+            return items
+        return [replace(i, read=pending[i.id]) if i.id in pending else i for i in items]
 
     def feed_states(self) -> list[FeedState]:
         """One state per configured feed, in config order, with the next scheduled poll."""
@@ -342,3 +411,28 @@ class Engine:
 
     def item_sources(self, item_id: int) -> list[tuple[str, str | None, datetime]]:
         return self.open().item_sources(item_id)
+
+
+class _PriceStore:
+    """The price engine's view of the store: reads on the loop, writes queued in the
+    engine's writer (nobody waits for a tick to be stored)."""
+
+    def __init__(self, store: Store, writer: StoreWriter) -> None:
+        self.store = store
+        self.writer = writer
+
+    def add_ticks(self, ticks) -> None:
+        self.writer.post(self.store.add_ticks, list(ticks))
+
+    def downsample_ticks(self, now: datetime | None = None) -> int:
+        """Queued; returns 0 at once (the count is only ever logged)."""
+        self.writer.post(self.store.downsample_ticks, now)
+        return 0
+
+    def ticks_since(self, symbol: str, since: datetime):
+        # Called once, at start: after the writes queued before it (ticks, the downsample).
+        self.writer.call_sync(lambda: None)
+        return self.store.ticks_since(symbol, since)
+
+    def latest_tick(self, symbol: str):
+        return self.store.latest_tick(symbol)

@@ -7,16 +7,23 @@ normalized title within 48 hours) is stored once with every source kept."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 import sqlite3
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from feeds.model import Classification, FeedState, Item, Match, PriceTick
+
+log = logging.getLogger("policywatch.store")
+T = TypeVar("T")
 
 TITLE_WINDOW = timedelta(hours=48)
 MIN_TITLE_KEY = 20  # shorter titles ("Update", "Weekly recap") are too generic to merge on
@@ -142,26 +149,42 @@ def classification_json(c: Classification) -> tuple[int, str, str, str, float]:
 
 
 class Store:
-    """One SQLite file. Not thread-safe: use it from one thread (the event loop's)."""
+    """One SQLite file with two connections: `w` for every write (and the reads a write
+    transaction makes), `db` for the reads front ends make. Each connection is for one
+    thread at a time: the engine gives `w` to its StoreWriter thread and reads `db` on
+    the event loop; a CLI command uses both from its one thread."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.db: sqlite3.Connection | None = None
+        self.w: sqlite3.Connection | None = None
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=5000")
-            self.db.execute("PRAGMA cache_size=-32768")  # 32 MB: index pages stay hot during large ingests
-            self.db.execute("PRAGMA temp_store=MEMORY")
+            self.w = self._connect(path)
             self._migrate()
+            # Reads get their own connection: under WAL they never wait for the writer,
+            # and a read on the event loop never sees a half-done write transaction.
+            # (":memory:" is one database per connection, so it keeps a single one.)
+            self.db = self.w if str(path) == ":memory:" else self._connect(path)
         except sqlite3.DatabaseError as exc:
+            self._close_connections()
             raise StoreError(f"{path}: cannot open database: {exc}") from None
         except OSError as exc:
+            self._close_connections()
             raise StoreError(f"{path}: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def _connect(path: str | Path) -> sqlite3.Connection:
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA cache_size=-32768")  # 32 MB: index pages stay hot during large ingests
+        db.execute("PRAGMA temp_store=MEMORY")
+        return db
 
     # ------------------------------------------------------------ lifecycle
 
@@ -172,20 +195,24 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self.db.close()
+        self._close_connections()
+
+    def _close_connections(self) -> None:
+        for db in {id(c): c for c in (self.db, self.w) if c is not None}.values():
+            db.close()
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.w.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: database schema {version} is newer than this policywatch ({SCHEMA_VERSION})")
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
                 for statement in _statements(MIGRATIONS[number]):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version={number + 1}")
+                    self.w.execute(statement)
+                self.w.execute(f"PRAGMA user_version={number + 1}")
 
     def transaction(self):
-        return _Transaction(self.db)
+        return _Transaction(self.w)
 
     # ------------------------------------------------------------ items
 
@@ -210,13 +237,13 @@ class Store:
         if not batch:
             return []
         with self.transaction():
-            by_key = dict(self._lookup("SELECT key, id FROM items WHERE key IN ({})", [i.key for i in batch]))
+            by_key = dict(self._lookup("SELECT key, id FROM items WHERE key IN ({})", [i.key for i in batch], self.w))
             by_link = dict(self._lookup("SELECT link, id FROM items WHERE link IN ({})",
-                                        list({i.link for i in batch if i.link and i.key not in by_key})))
+                                        list({i.link for i in batch if i.link and i.key not in by_key}), self.w))
             titles: dict[str, list[tuple[float, int]]] = {}
             for tkey, sort_time, item_id in self._lookup(
                     "SELECT title_key, sort_time, id FROM items WHERE title_key IN ({})",
-                    list({i.title_key for i in batch if len(i.title_key) >= MIN_TITLE_KEY})):
+                    list({i.title_key for i in batch if len(i.title_key) >= MIN_TITLE_KEY}), self.w):
                 titles.setdefault(tkey, []).append((sort_time, item_id))
 
             known: list[tuple[int, str]] = []  # (stored item id, this feed's link) for stories already stored
@@ -247,36 +274,38 @@ class Store:
             # Polls that overlap store with the time each began, so a later id can carry an
             # earlier first_seen (and a clock set back, a much earlier one): search allows for
             # the largest such skew seen.
-            newest = self.db.execute("SELECT max(first_seen) FROM items").fetchone()[0]
+            newest = self.w.execute("SELECT max(first_seen) FROM items").fetchone()[0]
             if newest is not None and now_ts < newest:
                 skew = newest - now_ts
-                if skew > float(self.get_meta(FIRST_SEEN_SKEW) or 0):
-                    self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+                if skew > float(self._meta(self.w, FIRST_SEEN_SKEW) or 0):
+                    self.w.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
                                     " value=excluded.value", (FIRST_SEEN_SKEW, repr(skew)))
-            complete = self.get_meta(RULES_COMPLETE)
+            complete = self._meta(self.w, RULES_COMPLETE)
             if complete is not None and any(row[-1] != complete for row in rows):
-                self.db.execute("DELETE FROM meta WHERE key=?", (RULES_COMPLETE,))
-            last_id = self.db.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
-            self.db.executemany(
+                self.w.execute("DELETE FROM meta WHERE key=?", (RULES_COMPLETE,))
+            last_id = self.w.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
+            self.w.executemany(
                 "INSERT INTO items(key, link, guid, title, summary, title_key, published, first_seen, sort_time,"
                 " feed, flag, priority, tags, matches, score, rules) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             # New rows take ids above the old maximum; index them for search in one statement
             # (a per-row trigger costs several times more).
-            self.db.execute("INSERT INTO items_fts(rowid, title, summary) SELECT id, title, summary FROM items"
+            self.w.execute("INSERT INTO items_fts(rowid, title, summary) SELECT id, title, summary FROM items"
                             " WHERE id > ?", (last_id,))
-            ids = dict(self.db.execute("SELECT key, id FROM items WHERE id > ?", (last_id,)).fetchall())
-            self.db.executemany(
+            ids = dict(self.w.execute("SELECT key, id FROM items WHERE id > ?", (last_id,)).fetchall())
+            self.w.executemany(
                 "INSERT OR IGNORE INTO item_sources(item_id, feed, link, seen) VALUES (?,?,?,?)",
                 [(item_id, feed, link, now_ts) for item_id, link in known]
                 + [(ids[item.key], feed, item.link, now_ts) for item, _ in fresh])
         return [replace(item, id=ids[item.key], feed=feed, first_seen=now, sources=(feed,)) for item, _ in fresh]
 
-    def _lookup(self, sql: str, values: list) -> list[tuple]:
-        """Run an `IN ({})` query over values in chunks below SQLite's variable limit."""
+    def _lookup(self, sql: str, values: list, db: sqlite3.Connection | None = None) -> list[tuple]:
+        """Run an `IN ({})` query over values in chunks below SQLite's variable limit
+        (on the read connection unless `db` says otherwise)."""
+        db = db or self.db
         out: list[tuple] = []
         for start in range(0, len(values), 500):
             chunk = values[start:start + 500]
-            out.extend(self.db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall())
+            out.extend(db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall())
         return out
 
     _ITEM_COLUMNS = ", ".join(f"items.{c}" for c in (
@@ -325,7 +354,7 @@ class Store:
 
     def mark_read(self, item_id: int, read: bool = True) -> None:
         with self.transaction():
-            self.db.execute("UPDATE items SET read=? WHERE id=?", (int(read), item_id))
+            self.w.execute("UPDATE items SET read=? WHERE id=?", (int(read), item_id))
 
     def search(self, query: str, limit: int = 200) -> list[Item]:
         """Full-text search over titles and summaries; words are ANDed, `word*` is a prefix.
@@ -374,10 +403,11 @@ class Store:
     # ------------------------------------------------------------ classification
 
     def unclassified(self, rules: str, batch: int = 1000) -> Iterator[list[Item]]:
-        """Batches of items classified under other rules (or none) than `rules`."""
+        """Batches of items classified under other rules (or none) than `rules`. Read on
+        the write connection: reclassification runs where its writes go (the writer)."""
         last = 0
         while True:
-            rows = self.db.execute(
+            rows = self.w.execute(
                 f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id > ? AND (rules IS NULL OR rules != ?) "
                 "ORDER BY id LIMIT ?", (last, rules, batch)).fetchall()
             if not rows:
@@ -387,7 +417,7 @@ class Store:
 
     def set_classifications(self, rules: str, pairs: Iterable[tuple[int, Classification]]) -> None:
         with self.transaction():
-            self.db.executemany(
+            self.w.executemany(
                 "UPDATE items SET flag=?, priority=?, tags=?, matches=?, score=?, rules=? WHERE id=?",
                 [(*classification_json(c), rules, item_id) for item_id, c in pairs],
             )
@@ -415,7 +445,7 @@ class Store:
 
     def save_feed_state(self, s: FeedState) -> None:
         with self.transaction():
-            self.db.execute(
+            self.w.execute(
                 "INSERT INTO feed_state(feed, url, etag, last_modified, last_success, last_error, last_error_at,"
                 " failures, next_due, gone) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(feed) DO UPDATE SET"
                 " url=excluded.url, etag=excluded.etag, last_modified=excluded.last_modified,"
@@ -428,20 +458,25 @@ class Store:
 
     # ------------------------------------------------------------ meta
 
-    def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    def get_meta(self, key: str, *, writing: bool = False) -> str | None:
+        """writing=True reads on the write connection (from the writer's thread)."""
+        return self._meta(self.w if writing else self.db, key)
+
+    @staticmethod
+    def _meta(db: sqlite3.Connection, key: str) -> str | None:
+        row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else row[0]
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction():
-            self.db.execute("INSERT INTO meta(key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            self.w.execute("INSERT INTO meta(key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                             (key, value))
 
     # ------------------------------------------------------------ price ticks
 
     def add_ticks(self, ticks: Iterable[PriceTick]) -> None:
         with self.transaction():
-            self.db.executemany(
+            self.w.executemany(
                 "INSERT INTO price_ticks(source, symbol, price, change_24h, exchange_time, received) VALUES (?,?,?,?,?,?)",
                 [(t.source, t.symbol, str(t.price), None if t.change_24h is None else str(t.change_24h),
                   _ts(t.exchange_time), t.received.timestamp()) for t in ticks],
@@ -472,9 +507,9 @@ class Store:
         cutoff = (now - full).timestamp()
         width = bucket.total_seconds()
         with self.transaction():
-            removed = self.db.execute("DELETE FROM price_ticks WHERE received < ?",
+            removed = self.w.execute("DELETE FROM price_ticks WHERE received < ?",
                                       ((now - keep).timestamp(),)).rowcount
-            removed += self.db.execute(
+            removed += self.w.execute(
                 "DELETE FROM price_ticks WHERE received < ? AND id NOT IN ("
                 " SELECT max(id) FROM price_ticks WHERE received < ?"
                 " GROUP BY source, symbol, CAST(received / ? AS INTEGER))",
@@ -506,21 +541,100 @@ class Store:
         now = now or _now()
         cutoff = older_than.timestamp()
         with self.transaction():
-            self.db.execute("INSERT OR REPLACE INTO pruned(key, link, pruned_at) "
+            self.w.execute("INSERT OR REPLACE INTO pruned(key, link, pruned_at) "
                             "SELECT key, link, ? FROM items WHERE first_seen < ?", (now.timestamp(), cutoff))
-            removed = self.db.execute("DELETE FROM items WHERE first_seen < ?", (cutoff,)).rowcount
-            self.db.execute("DELETE FROM pruned WHERE pruned_at < ?",
+            removed = self.w.execute("DELETE FROM items WHERE first_seen < ?", (cutoff,)).rowcount
+            self.w.execute("DELETE FROM pruned WHERE pruned_at < ?",
                             ((now - max(PRUNED_MEMORY, now - older_than)).timestamp(),))
         return removed
 
     def _not_pruned(self, items: list[Item]) -> list[Item]:
         """Drop items that retention already pruned (by key, or by link from another feed)."""
-        if not items or self.db.execute("SELECT 1 FROM pruned LIMIT 1").fetchone() is None:
+        if not items or self.w.execute("SELECT 1 FROM pruned LIMIT 1").fetchone() is None:
             return items
-        keys = {r[0] for r in self._lookup("SELECT key FROM pruned WHERE key IN ({})", [i.key for i in items])}
+        keys = {r[0] for r in self._lookup("SELECT key FROM pruned WHERE key IN ({})", [i.key for i in items], self.w)}
         links = {r[0] for r in self._lookup("SELECT link FROM pruned WHERE link IN ({})",
                                             list({i.link for i in items if i.link}))}
         return [i for i in items if i.key not in keys and not (i.link and i.link in links)]
+
+
+class WriterClosed(StoreError):
+    """A write came after the writer was closed (the engine is stopping)."""
+
+
+class StoreWriter:
+    """The one thread that writes to a store.
+
+    Every write the engine makes runs here, one at a time in the order submitted, on the
+    store's write connection, so storing a 20,000-item feed never holds up the event
+    loop (keys, other feeds) and no two writes interleave. The loop awaits a write whose
+    result it needs (`call`) or just queues one nobody waits for (`post`: price ticks,
+    read marks). `close` runs everything already queued, then ends the thread."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policywatch-store")
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Future[T]":
+        if self._closed:
+            raise WriterClosed(f"{self.store.path}: the store is closing")
+        return self._pool.submit(self._run, fn, args, kwargs)
+
+    def _run(self, fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+        self._thread = threading.current_thread()
+        return fn(*args, **kwargs)
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run fn in the writer and wait for it without blocking the loop. A caller that
+        is cancelled meanwhile does not cancel the write: once queued, it happens."""
+        done = asyncio.wrap_future(self.submit(fn, *args, **kwargs))
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            done.add_done_callback(_log_failure)
+            raise
+
+    def call_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run fn in the writer and block until it is done (after every write queued
+        before it): for synchronous callers such as a config reload."""
+        if threading.current_thread() is self._thread:
+            return fn(*args, **kwargs)
+        return self.submit(fn, *args, **kwargs).result()
+
+    def post(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Queue a write nobody waits for; a failure is logged, not lost silently."""
+        try:
+            self.submit(fn, *args, **kwargs).add_done_callback(_log_failure)
+        except WriterClosed:
+            log.warning("store closing: %s dropped", getattr(fn, "__name__", fn))
+
+    async def aclose(self) -> None:
+        """Finish every queued write, then end the thread."""
+        if self._closed:
+            return
+        try:
+            await self.call(_nothing)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Finish every queued write (blocking), then end the thread."""
+        self._closed = True
+        self._pool.shutdown(wait=True)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _log_failure(future: Any) -> None:
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        log.error("store write failed", exc_info=exc)
 
 
 class _Transaction:
