@@ -253,7 +253,7 @@ class Engine:
                 items = self.classify(items)
             # Stored in the writer thread; the loop carries on (keys, other feeds) meanwhile.
             new, state = await writer.call(self._store_poll, store, feed, state, items, now,
-                                           result.etag, result.last_modified)
+                                           result.etag, result.last_modified, weight=max(1, len(items)))
             if new:
                 self._emit(NewItems(tuple(new), feed=feed.name))
                 self._raise_alerts(new)

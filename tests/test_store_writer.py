@@ -142,3 +142,52 @@ async def test_new_items_events_name_only_committed_items_in_commit_order(server
     assert len(announced) == len(set(announced)) == sum(40 + 60 * n for n in range(8)) + 1  # shared story once
     # Feeds were stored one after another: each event's ids are above every earlier event's.
     assert all(min(ids) > max(prev) for (_, prev), (_, ids) in zip(seen, seen[1:]))
+
+
+def test_classification_json_is_exactly_what_json_dumps_gives():
+    import json
+
+    from feeds.model import Classification, Match
+    from feeds.store import classification_json
+
+    c = Classification(tags=("retirement", "crypto"), flag=True, priority="high", score=2.5, matches=(
+        Match('401(k) "plan"', "retirement", "title", 0, 9), Match("crypto\u00e9\u2603\\", "crypto", "summary", 12, 30)))
+    assert classification_json(c) == (1, "high", json.dumps(["retirement", "crypto"]), json.dumps(
+        [[m.term, m.tag, m.field, m.start, m.end] for m in c.matches]), 2.5)
+    assert classification_json(Classification()) == (0, "none", "[]", "[]", 0.0)
+
+
+async def test_queued_ingests_share_a_commit_and_a_failing_one_rolls_back_alone(tmp_path):
+    db = tmp_path / "db.sqlite"
+    store = Store(db)
+    writer = StoreWriter(store)
+    gate = threading.Event()
+    check = sqlite3.connect(db, check_same_thread=False)
+
+    def ingest_and_look(feed: str, batch) -> tuple[int, int]:
+        """Ingest, then count what another connection sees: nothing of the group yet."""
+        new = store.ingest(feed, batch, now=NOW)
+        return len(new), check.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def broken(feed: str, batch) -> None:
+        store.ingest(feed, batch, now=NOW)
+        raise RuntimeError("disk on fire")
+
+    try:
+        writer.post(gate.wait, 5)
+        first = writer.submit(ingest_and_look, "a", items("a", 10), weight=10)
+        failing = writer.submit(broken, "b", items("b", 10), weight=10)
+        third = writer.submit(ingest_and_look, "c", items("c", 10), weight=10)
+        after = writer.submit(store.count)  # unweighted: runs alone, after the group's commit
+        gate.set()
+        assert await asyncio.wrap_future(first) == (10, 0)
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            await asyncio.wrap_future(failing)
+        assert await asyncio.wrap_future(third) == (10, 0)
+        assert await asyncio.wrap_future(after) == 20
+    finally:
+        await writer.aclose()
+        check.close()
+    assert {i.feed for i in store.recent(50)} == {"a", "c"}
+    assert store.count() == 20 and store.search("desk") and len(store.search("desk", 50)) == 20
+    store.close()
