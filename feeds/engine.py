@@ -47,7 +47,7 @@ class Engine:
     """Owns the store, the fetcher and the scheduler for one configuration."""
 
     def __init__(self, config: Config, db_path: str | Path, sink: Sink, *, classifier: Any = ...,
-                 parse_executor: Executor | None = None) -> None:
+                 parse_executor: Executor | None = None, parse_in_place_below: int = SMALL_RESPONSE) -> None:
         self.config = config
         self.db_path = Path(db_path)
         self.sink = sink
@@ -59,6 +59,9 @@ class Engine:
         self.scheduler = PollScheduler()
         self._executor = parse_executor
         self._own_executor = parse_executor is None
+        # Responses smaller than this are parsed on the loop. A front end with keys to keep
+        # answering wants it small; a one-shot CLI poll can take more (no worker start-up).
+        self.parse_in_place_below = parse_in_place_below
         self._locks: dict[str, asyncio.Lock] = {}
         self._stopped = False
         self.price_engine: Any = None
@@ -304,7 +307,7 @@ class Engine:
         """Parse and classify off the event loop (in worker processes, across the cores),
         so keys never wait on a large feed. Small responses are parsed in place: shipping
         them to a worker costs more than parsing them."""
-        if len(body) < SMALL_RESPONSE:
+        if len(body) < self.parse_in_place_below:
             return parse_feed(body, name, content_type, url)
         if self._executor is None:
             classifier_config = self.config.classifier if self.classifier is not None else None

@@ -10,6 +10,11 @@ import sys
 
 from tui.commands.common import config_from, db_path, fail, print_json
 
+# No screen to keep responsive here: feeds up to ~120 items are parsed in place, so a
+# reload of many ordinary feeds never pays for starting the parse processes (about 0.3 s
+# of CPU, more than parsing them); large feeds still go to the processes, across the cores.
+PARSE_IN_PLACE_BELOW = 65_536
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", required=True,
@@ -35,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             new_keys.update(item.key for item in event.items)
 
     async def poll():
-        engine = Engine(config, db_path(args, config), collect_new)
+        engine = Engine(config, db_path(args, config), collect_new, parse_in_place_below=PARSE_IN_PLACE_BELOW)
         try:
             return await engine.poll_all()
         finally:
