@@ -420,30 +420,41 @@ _DESCRIPTIONS = ("description", "{http://purl.org/dc/elements/1.1/}description",
                  "{http://search.yahoo.com/mrss/}description")
 
 
+# The children an RSS item is read from (the first of each counts, as with findtext),
+# gathered in one pass over the item instead of one search per field.
+_RSS_FIELDS = {"title": 0, "link": 1, "guid": 2, "pubDate": 3, _DC_DATE: 4}
+
+
 def _rss_entries(channel) -> Iterable[dict]:
+    fields_of = _RSS_FIELDS.get
     for node in channel.iterfind("item"):
-        link = node.findtext("link")
-        guid = node.findtext("guid")
-        if not _absolute(link):
-            raise _Unusual
         # feedparser's rule, kept for parity: the first description-like element is the
         # summary; a later one becomes content, unless content was already seen, in
         # which case it overwrites the summary (even with an empty dc:description).
+        first: list[str | None] = [None, None, None, None, None]
         summary, contents, has_content = None, [], False
         for child in node:
-            if child.tag == _CONTENT_ENCODED:
+            tag = child.tag
+            slot = fields_of(tag)
+            if slot is not None:
+                if first[slot] is None:
+                    first[slot] = child.text or ""
+            elif tag == _CONTENT_ENCODED:
                 has_content = True
                 contents.append((child.text or "").strip())
-            elif child.tag in _DESCRIPTIONS:
+            elif tag in _DESCRIPTIONS:
                 if summary is not None and not has_content:
                     contents.append((child.text or "").strip())
                 else:
                     summary = (child.text or "").strip()
-        yield {"title": node.findtext("title"),
+        title, link, guid, published, dc_date = first
+        if not _absolute(link):
+            raise _Unusual
+        yield {"title": title,
                "summary": summary or (contents[0] if contents else None),
                "link": link.strip() if link else None,
                "guid": guid.strip() if guid else None,
-               "published": _date(node.findtext("pubDate")) or _date(node.findtext(_DC_DATE))}
+               "published": _date(published) or _date(dc_date)}
 
 
 def _atom_text(node) -> str | None:
