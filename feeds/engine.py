@@ -24,7 +24,7 @@ from feeds.model import AlertRaised, ConfigReloaded, FeedState, FeedStatus, Item
 from feeds.parse import ParseError, parse_feed
 from feeds.scheduler import PollScheduler, next_delay
 from feeds.store import RULES_COMPLETE, Store, StoreWriter, WriterClosed
-from feeds.workers import make_executor, parse_and_classify
+from feeds.workers import make_executor, parse_and_classify, with_classification
 
 log = logging.getLogger("policywatch.engine")
 
@@ -166,7 +166,7 @@ class Engine:
         if self.classifier is None:
             return list(items)
         classify = self.classifier.classify
-        return [replace(item, classification=classify(item.title, item.summary)) for item in items]
+        return [with_classification(item, classify(item.title, item.summary)) for item in items]
 
     def reclassify_stored(self) -> int:
         """Classify stored items whose rules fingerprint differs from the current rules
@@ -400,7 +400,8 @@ class Engine:
         pending = self._read_pending
         if not pending:
             return items
-        return [replace(i, read=pending[i.id]) if i.id in pending else i for i in items]
+        marked = [(i, pending.get(i.id)) for i in items]  # .get: the writer may commit one meanwhile
+        return [i if read is None else replace(i, read=read) for i, read in marked]
 
     def feed_states(self) -> list[FeedState]:
         """One state per configured feed, in config order, with the next scheduled poll."""

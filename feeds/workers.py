@@ -59,13 +59,25 @@ def _init_worker(classifier_config: ClassifierConfig | None) -> None:
         _classifier = Classifier.from_config(classifier_config)
 
 
+_ITEM_FIELDS = tuple(f.name for f in fields(Item))
+_CLASSIFICATION_AT = _ITEM_FIELDS.index("classification")
+_item_values = operator.attrgetter(*_ITEM_FIELDS)
+
+
+def with_classification(item: Item, classification: Classification) -> Item:
+    """replace(item, classification=...) at half the cost (it runs for every item)."""
+    values = list(_item_values(item))
+    values[_CLASSIFICATION_AT] = classification
+    return Item(*values)
+
+
 def parse_and_classify(body: bytes, feed: str, content_type: str | None, url: str | None) -> ParsedFeed:
     """parse_feed, then classify every item with the worker's classifier (if any)."""
     parsed = parse_feed(body, feed, content_type, url)
     if _classifier is None:
         return parsed
     classify = _classifier.classify
-    return replace(parsed, items=tuple(replace(i, classification=classify(i.title, i.summary)) for i in parsed.items))
+    return replace(parsed, items=tuple(with_classification(i, classify(i.title, i.summary)) for i in parsed.items))
 
 
 def _start_resource_tracker() -> None:

@@ -191,3 +191,14 @@ async def test_queued_ingests_share_a_commit_and_a_failing_one_rolls_back_alone(
     assert {i.feed for i in store.recent(50)} == {"a", "c"}
     assert store.count() == 20 and store.search("desk") and len(store.search("desk", 50)) == 20
     store.close()
+
+
+def test_with_classification_is_replace():
+    from dataclasses import replace
+
+    from feeds.model import Classification
+    from feeds.workers import with_classification
+
+    item = items("wire", 1)[0]
+    c = Classification(tags=("crypto",), flag=True, priority="normal")
+    assert with_classification(item, c) == replace(item, classification=c)
