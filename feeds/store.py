@@ -261,9 +261,10 @@ class Store:
         if not batch:
             return []
         with self.transaction():
-            # Every lookup is one statement whatever the batch size (values go in as one
-            # JSON array): under load each statement waits for the GIL after SQLite gives
-            # it up, a few ms each, which made a 1,000-item ingest several times slower.
+            # Every lookup is one statement and one SQLite step whatever the batch size
+            # (values go in as one JSON array, pairs come back as one JSON value): SQLite
+            # gives up the GIL at every step, and while another thread of the process is
+            # busy, each step then waits to win it back.
             newest, last_id, any_pruned, skew_seen, complete = self.w.execute(
                 "SELECT (SELECT max(first_seen) FROM items), (SELECT coalesce(max(id), 0) FROM items),"
                 " EXISTS (SELECT 1 FROM pruned), (SELECT value FROM meta WHERE key=?),"
@@ -312,7 +313,7 @@ class Store:
                 c = item.classification
                 flag, priority, tags, matches, score = classification_json(c) if c is not None else unclassified
                 rows.append((item.key, item.link, item.guid, item.title, item.summary, item.title_key,
-                             _ts(item.published), sort_time, flag, priority, tags, matches, score,
+                             _ts(item.published), now_ts, sort_time, feed, flag, priority, tags, matches, score,
                              rules if item.classification else None))
             # Polls that overlap store with the time each began, so a later id can carry an
             # earlier first_seen (and a clock set back, a much earlier one): search allows for
@@ -326,8 +327,7 @@ class Store:
                 self.w.execute("DELETE FROM meta WHERE key=?", (RULES_COMPLETE,))
             self.w.executemany(
                 "INSERT INTO items(key, link, guid, title, summary, title_key, published, first_seen, sort_time,"
-                " feed, flag, priority, tags, matches, score, rules) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(*row[:7], now_ts, row[7], feed, *row[8:]) for row in rows])
+                " feed, flag, priority, tags, matches, score, rules) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             # New rows take ids above the old maximum; index them for search in one statement
             # (a per-row trigger costs several times more).
             self.w.execute("INSERT INTO items_fts(rowid, title, summary) SELECT id, title, summary FROM items"
