@@ -2,7 +2,8 @@
 loopback feeds, alternating runs, wall time and peak memory of each process.
 
 Sets: 100 feeds of 20-50 items, and 50 feeds of 1,000 items. Target: policywatch at most
-0.5x newsboat's wall time on both. Usage: python bench/reload.py [--runs N]"""
+0.5x newsboat's wall time on both. CPU seconds are printed too: on a machine shared with
+other work they vary less than wall time. Usage: python bench/reload.py [--runs N]"""
 
 from __future__ import annotations
 
@@ -24,13 +25,14 @@ from bench.serve import serve  # noqa: E402
 POLICYWATCH = [sys.executable, "-m", "tui"]
 
 
-def run(argv: list[str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB, exit code of one child process."""
+def run(argv: list[str], cwd: Path) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS in MB, exit code, CPU seconds (user + system, with the
+    processes it waited for: policywatch's parse workers) of one child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
 
 
 def bench_set(label: str, sizes: list[int], runs: int) -> dict:
@@ -53,13 +55,14 @@ def bench_set(label: str, sizes: list[int], runs: int) -> dict:
                 else:
                     argv = ["newsboat", "-u", str(work / "urls"), "-c", str(work / "cache.db"),
                             "-C", str(work / "newsboat.conf"), "-x", "reload"]
-                wall, rss_mb, code = run(argv, work)
+                wall, rss_mb, code, cpu = run(argv, work)
                 if code != 0:
                     raise SystemExit(f"{tool} exited {code} on {label}")
-                results[tool].append((wall, rss_mb))
+                results[tool].append((wall, rss_mb, cpu))
         out = {}
         for tool, rows in results.items():
-            out[tool] = (statistics.median(w for w, _ in rows), max(m for _, m in rows))
+            out[tool] = (statistics.median(w for w, _, _ in rows), max(m for _, m, _ in rows),
+                         statistics.median(c for _, _, c in rows))
         return out
     finally:
         server.shutdown()
@@ -76,11 +79,13 @@ def main() -> int:
     rng = random.Random(7)
     sets = {"100 feeds x 20-50 items": [rng.randint(20, 50) for _ in range(100)],
             "50 feeds x 1,000 items": [1000] * 50}
-    print(f"{'set':26} {'policywatch s':>14} {'newsboat s':>11} {'ratio':>6} {'pw MB':>7} {'nb MB':>7}")
+    print(f"{'set':26} {'policywatch s':>14} {'newsboat s':>11} {'ratio':>6} {'pw MB':>7} {'nb MB':>7}"
+          f" {'pw CPU s':>9} {'nb CPU s':>9}")
     for label, sizes in sets.items():
         r = bench_set(label, sizes, args.runs)
         pw, nb = r["policywatch"], r["newsboat"]
-        print(f"{label:26} {pw[0]:14.2f} {nb[0]:11.2f} {pw[0] / nb[0]:6.2f} {pw[1]:7.0f} {nb[1]:7.0f}", flush=True)
+        print(f"{label:26} {pw[0]:14.2f} {nb[0]:11.2f} {pw[0] / nb[0]:6.2f} {pw[1]:7.0f} {nb[1]:7.0f}"
+              f" {pw[2]:9.2f} {nb[2]:9.2f}", flush=True)
     return 0
 
 

@@ -1,9 +1,11 @@
 """The engine wires the pipeline: scheduler job -> fetch -> parse (off the loop) ->
-classify -> store -> event to the sink.
+classify -> store (off the loop, in the store's one writer thread) -> event to the sink.
 
 It runs on whatever asyncio loop is running (Textual's own, or asyncio.run in the CLI),
 hands over the stored state first so nobody waits on the network, and keeps every feed's
-trouble to that feed."""
+trouble to that feed. Reads (pages, search, counts) run on the loop over the store's read
+connection; every write goes through one StoreWriter, in order, and an event names only
+items already committed."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ from feeds.fetch import FetchError, Fetcher
 from feeds.model import AlertRaised, ConfigReloaded, FeedState, FeedStatus, Item, NewItems
 from feeds.parse import ParseError, parse_feed
 from feeds.scheduler import PollScheduler, next_delay
-from feeds.store import RULES_COMPLETE, Store
-from feeds.workers import make_executor, parse_and_classify
+from feeds.store import RULES_COMPLETE, Store, StoreWriter, WriterClosed
+from feeds.workers import make_executor, parse_and_classify, with_classification
 
 log = logging.getLogger("policywatch.engine")
 
@@ -45,16 +47,21 @@ class Engine:
     """Owns the store, the fetcher and the scheduler for one configuration."""
 
     def __init__(self, config: Config, db_path: str | Path, sink: Sink, *, classifier: Any = ...,
-                 parse_executor: Executor | None = None) -> None:
+                 parse_executor: Executor | None = None, parse_in_place_below: int = SMALL_RESPONSE) -> None:
         self.config = config
         self.db_path = Path(db_path)
         self.sink = sink
         self.classifier = default_classifier(config) if classifier is ... else classifier
         self.store: Store | None = None
+        self.writer: StoreWriter | None = None
+        self._read_pending: dict[int, bool] = {}  # read marks queued in the writer, not yet committed
         self.fetcher: Fetcher | None = None
         self.scheduler = PollScheduler()
         self._executor = parse_executor
         self._own_executor = parse_executor is None
+        # Responses smaller than this are parsed on the loop. A front end with keys to keep
+        # answering wants it small; a one-shot CLI poll can take more (no worker start-up).
+        self.parse_in_place_below = parse_in_place_below
         self._locks: dict[str, asyncio.Lock] = {}
         self._stopped = False
         self.price_engine: Any = None
@@ -64,17 +71,26 @@ class Engine:
     # ------------------------------------------------------------ lifecycle
 
     def open(self) -> Store:
-        """Open the store and bring stored classifications up to date with the rules."""
+        """Open the store and bring stored classifications up to date with the rules
+        (blocking: for synchronous callers; start() does the same without blocking)."""
         if self.store is None:
-            self.store = Store(self.db_path)
+            self._open_store()
             self.reclassify_stored()
+        return self.store
+
+    def _open_store(self) -> Store:
+        self.store = Store(self.db_path)
+        self.writer = StoreWriter(self.store)
         return self.store
 
     async def start(self, *, schedule: bool = True, prices: bool = True) -> None:
         """Hand over the stored state, then start polling (unless schedule=False); with
         prices, the price engine too (its stored 24 h first, then its sources)."""
-        store = self.open()
-        self.apply_retention()
+        if self.store is None:
+            self._open_store()
+            await self.writer.call(self._reclassify)
+        store = self.store
+        await self._apply_retention()
         self._emit(NewItems(tuple(store.recent(INITIAL_ITEMS)), initial=True))
         for feed in self.config.feeds:
             self._emit(FeedStatus(store.feed_state(feed.name, count=False)))
@@ -94,7 +110,8 @@ class Engine:
         if prices and schedule and (self.config.prices.sources or self.config.prices.stream != "none"):
             from feeds.prices import PriceEngine
 
-            self.price_engine = PriceEngine(self.config.prices, self._ensure_fetcher().client, store, self._emit,
+            self.price_engine = PriceEngine(self.config.prices, self._ensure_fetcher().client,
+                                            _PriceStore(store, self.writer), self._emit,
                                             scheduler=self.scheduler, jitter=self.config.fetch.jitter)
             await self.price_engine.start()
 
@@ -111,6 +128,9 @@ class Engine:
         if self._executor is not None and self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        if self.writer is not None:
+            await self.writer.aclose()  # every write queued so far lands before the store closes
+            self.writer = None
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -146,14 +166,21 @@ class Engine:
         if self.classifier is None:
             return list(items)
         classify = self.classifier.classify
-        return [replace(item, classification=classify(item.title, item.summary)) for item in items]
+        return [with_classification(item, classify(item.title, item.summary)) for item in items]
 
     def reclassify_stored(self) -> int:
-        """Classify stored items whose rules fingerprint differs from the current rules."""
+        """Classify stored items whose rules fingerprint differs from the current rules
+        (in the writer; blocks until done, after the writes queued before it)."""
+        if self.classifier is None or self.store is None:
+            return 0
+        return self.writer.call_sync(self._reclassify)
+
+    def _reclassify(self) -> int:
+        """In the writer thread: reclassify_stored's work."""
         if self.classifier is None or self.store is None:
             return 0
         fingerprint = self.classifier.fingerprint
-        if self.store.get_meta(RULES_COMPLETE) == fingerprint:
+        if self.store.get_meta(RULES_COMPLETE, writing=True) == fingerprint:
             return 0  # nothing stored since under other rules: no scan of the whole history
         changed = 0
         for batch in self.store.unclassified(fingerprint):
@@ -216,23 +243,26 @@ class Engine:
             state = FeedState(feed=feed.name)
         fetch = self.config.fetch
         now = datetime.now(timezone.utc)
+        writer = self.writer
         try:
             result = await fetcher.get(feed.url, etag=state.etag, last_modified=state.last_modified)
             if result.not_modified:
                 state = self._success(state, feed, now, result.etag, result.last_modified)
-                store.save_feed_state(state)
+                await writer.call(store.save_feed_state, state)
                 return FeedStatus(state, not_modified=True)
             parsed = await self._parse(result.body, feed.name, result.content_type, result.url)
             items = parsed.items
             if self.classifier is not None and items and items[0].classification is None:
                 items = self.classify(items)
-            new = store.ingest(feed.name, items, rules=self.rules_fingerprint, now=now)
-            state = self._success(state, feed, now, result.etag, result.last_modified)
-            store.save_feed_state(state)
+            # Stored in the writer thread; the loop carries on (keys, other feeds) meanwhile.
+            new, state = await writer.call(self._store_poll, store, feed, state, items, now,
+                                           result.etag, result.last_modified, weight=max(1, len(items)))
             if new:
                 self._emit(NewItems(tuple(new), feed=feed.name))
                 self._raise_alerts(new)
             return FeedStatus(state, fetched=len(items), new=len(new), items=tuple(items))
+        except WriterClosed:  # the engine stopped while this poll was in flight
+            return FeedStatus(state)
         except (FetchError, ParseError) as exc:
             retry_after = getattr(exc, "retry_after", None)
             gone = getattr(exc, "gone", False)
@@ -246,9 +276,22 @@ class Engine:
         done = datetime.now(timezone.utc)  # counted from the end of the poll, as on success
         state = replace(state, url=feed.url, failures=failures, last_error=message, last_error_at=now,
                         next_due=done + timedelta(seconds=delay), gone=gone)
-        store.save_feed_state(state)
+        try:
+            await writer.call(store.save_feed_state, state)
+        except WriterClosed:  # the engine stopped while this poll was in flight
+            pass
         log.info("feed %s failed (%d in a row): %s", feed.name, failures, message)
         return FeedStatus(state)
+
+    def _store_poll(self, store: Store, feed: FeedConfig, state: FeedState, items, now: datetime,
+                    etag: str | None, last_modified: str | None) -> tuple[list[Item], FeedState]:
+        """In the writer thread: a successful poll's items and the feed's new state, in one
+        transaction (a crash keeps both or neither)."""
+        with store.transaction():
+            new = store.ingest(feed.name, items, rules=self.rules_fingerprint, now=now)
+            state = self._success(state, feed, now, etag, last_modified)
+            store.save_feed_state(state)
+        return new, state
 
     def _success(self, state: FeedState, feed: FeedConfig, now: datetime, etag: str | None,
                  last_modified: str | None) -> FeedState:
@@ -264,7 +307,7 @@ class Engine:
         """Parse and classify off the event loop (in worker processes, across the cores),
         so keys never wait on a large feed. Small responses are parsed in place: shipping
         them to a worker costs more than parsing them."""
-        if len(body) < SMALL_RESPONSE:
+        if len(body) < self.parse_in_place_below:
             return parse_feed(body, name, content_type, url)
         if self._executor is None:
             classifier_config = self.config.classifier if self.classifier is not None else None
@@ -298,18 +341,28 @@ class Engine:
         return event
 
     def apply_retention(self) -> int:
-        """Prune items first seen more than [store] retention_days ago (0 keeps all)."""
+        """Prune items first seen more than [store] retention_days ago (0 keeps all);
+        blocks until the writer has done it."""
+        self.open()
+        return self.writer.call_sync(self._prune)
+
+    async def _apply_retention(self) -> int:
+        self.open()
+        return await self.writer.call(self._prune)
+
+    def _prune(self) -> int:
+        """In the writer thread: apply_retention's work."""
         days = self.config.store.retention_days
         if not days:
             return 0
-        removed = self.open().prune(datetime.now(timezone.utc) - timedelta(days=days))
+        removed = self.store.prune(datetime.now(timezone.utc) - timedelta(days=days))
         if removed:
             log.info("pruned %d items older than %g days", removed, days)
         return removed
 
     async def _retention_job(self) -> None:
         try:
-            self.apply_retention()
+            await self._apply_retention()
         except Exception:
             log.exception("pruning old items failed")
         if not self._stopped:
@@ -319,16 +372,36 @@ class Engine:
 
     def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False,
                high_only: bool = False) -> list[Item]:
-        return self.open().recent(limit, offset, flagged_only=flagged_only, high_only=high_only)
+        return self._with_read_marks(self.open().recent(limit, offset, flagged_only=flagged_only,
+                                                        high_only=high_only))
 
     def count(self, *, flagged_only: bool = False, high_only: bool = False) -> int:
         return self.open().count(flagged_only=flagged_only, high_only=high_only)
 
     def search(self, query: str, limit: int = 200) -> list[Item]:
-        return self.open().search(query, limit)
+        return self._with_read_marks(self.open().search(query, limit))
 
     def mark_read(self, item_id: int, read: bool = True) -> None:
-        self.open().mark_read(item_id, read)
+        """Queue the read mark in the writer (the caller never waits); until it is
+        committed, pages and searches show it anyway."""
+        store = self.open()
+        self._read_pending[item_id] = read
+
+        def write() -> None:
+            try:
+                store.mark_read(item_id, read)
+            finally:
+                if self._read_pending.get(item_id) is read:
+                    self._read_pending.pop(item_id, None)
+
+        self.writer.post(write)
+
+    def _with_read_marks(self, items: list[Item]) -> list[Item]:
+        pending = self._read_pending
+        if not pending:
+            return items
+        marked = [(i, pending.get(i.id)) for i in items]  # .get: the writer may commit one meanwhile
+        return [i if read is None else replace(i, read=read) for i, read in marked]
 
     def feed_states(self) -> list[FeedState]:
         """One state per configured feed, in config order, with the next scheduled poll."""
@@ -342,3 +415,28 @@ class Engine:
 
     def item_sources(self, item_id: int) -> list[tuple[str, str | None, datetime]]:
         return self.open().item_sources(item_id)
+
+
+class _PriceStore:
+    """The price engine's view of the store: reads on the loop, writes queued in the
+    engine's writer (nobody waits for a tick to be stored)."""
+
+    def __init__(self, store: Store, writer: StoreWriter) -> None:
+        self.store = store
+        self.writer = writer
+
+    def add_ticks(self, ticks) -> None:
+        self.writer.post(self.store.add_ticks, list(ticks))
+
+    def downsample_ticks(self, now: datetime | None = None) -> int:
+        """Queued; returns 0 at once (the count is only ever logged)."""
+        self.writer.post(self.store.downsample_ticks, now)
+        return 0
+
+    def ticks_since(self, symbol: str, since: datetime):
+        # Called once, at start: after the writes queued before it (ticks, the downsample).
+        self.writer.call_sync(lambda: None)
+        return self.store.ticks_since(symbol, since)
+
+    def latest_tick(self, symbol: str):
+        return self.store.latest_tick(symbol)

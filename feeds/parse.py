@@ -13,13 +13,10 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 import html
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import feedparser
-from feedparser.datetimes import _parse_date as _feedparser_date  # the same date rules on both paths
 
 from feeds.model import Item
 
@@ -97,6 +94,12 @@ _NEEDS_WORK = re.compile("[<&\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\
                          "\ud800-\udfff]")
 
 
+# What the escape, C1 and invisible-character steps remove (everything _INVISIBLE matches
+# but tab, LF and CR, which only become spaces); text without any skips those steps.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+                       "\ufff9-\ufffb\ufffe\uffff\ud800-\udfff]")
+
+
 def clean_text(value: Any, limit: int | None = None) -> str:
     """Plain single-line text: HTML reduced to text, entities unescaped, escape sequences
     and invisible/control characters removed, whitespace collapsed."""
@@ -113,6 +116,12 @@ def clean_text(value: Any, limit: int | None = None) -> str:
     text = html_to_text(text)
     if "&" in text:  # double-escaped entities (&amp;#8217;) are common in feeds
         text = html_to_text(text)
+    if _CONTROLS.search(text) is None:
+        # Nothing below has work to do but the spaces (tab, CR, LF are spaces too)
+        text = " ".join(text.split())
+        if limit is not None and len(text) > limit:
+            text = text[: limit - 1].rstrip() + "…"
+        return text
     text = _ESCAPES.sub("", text)
     if _C1.search(text):
         text = text.translate(_DEMORONIZE)
@@ -136,6 +145,8 @@ _TRACKING = re.compile(
 
 # Already canonical: lower-case http(s) host, no port, no query, no fragment.
 _SIMPLE_LINK = re.compile(r"^https?://[a-z0-9.-]+[a-z0-9]/[^?#\s%]*$")
+# The same with a query that may be nothing but tracking parameters ("?utm_source=rss").
+_SIMPLE_TRACKED = re.compile(r"^(https?://[a-z0-9.-]+[a-z0-9]/[^?#\s%]*)\?([^?#\s%+]*)$")
 
 
 def canonical_link(url: str | None) -> str | None:
@@ -146,6 +157,15 @@ def canonical_link(url: str | None) -> str | None:
     url = clean_text(url)
     if _SIMPLE_LINK.match(url):
         return url
+    tracked = _SIMPLE_TRACKED.match(url)
+    if tracked and all(not part or _TRACKING.match(part.partition("=")[0])
+                       for part in tracked.group(2).split("&")):
+        return tracked.group(1)  # what the general path below gives: every parameter dropped
+    return _general_link(url)
+
+
+def _general_link(url: str) -> str | None:
+    """canonical_link for any cleaned URL (its fast paths must agree with this)."""
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -217,8 +237,7 @@ def parse_iso_date(value: Any) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        parsed = _feedparser_date(value)  # RFC 822 and friends
-        return _from_struct(parsed)
+        return _from_struct(_feedparser_date(value))  # RFC 822 and friends
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
@@ -279,6 +298,8 @@ def parse_xml_feed(body: bytes, feed: str, content_type: str | None = None, url:
         headers["content-type"] = content_type
     if url:
         headers["content-location"] = url
+    import feedparser  # here, not at the top: the fast path rarely needs it, and it costs 60 ms to import
+
     try:
         doc = feedparser.parse(body, response_headers=headers, sanitize_html=False,
                                resolve_relative_uris=bool(url))
@@ -353,10 +374,38 @@ def _fast_path_applies(body: bytes, content_type: str | None) -> bool:
     return b"<!DOCTYPE" not in head and b"<!ENTITY" not in head and not _C1_REFERENCE.search(body)
 
 
+def _feedparser_date(text: str):
+    """feedparser's date rules (the reference on both paths), imported on first use."""
+    from feedparser.datetimes import _parse_date
+
+    return _parse_date(text)
+
+
+# The RFC 822 form nearly every RSS feed uses ("Sat, 01 Nov 2026 00:07:00 GMT"), read
+# directly; feedparser's rules give the same moment for it (a test holds them to it),
+# and they still read everything else.
+_RFC822 = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+                     r" (\d{4}) (\d\d):(\d\d):(\d\d) (GMT|UT|Z|[+-]\d{4})")
+_MONTHS = {m: n for n, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+
 def _date(text: str | None) -> datetime | None:
     if not text:
         return None
-    return _from_struct(_feedparser_date(text.strip()))
+    text = text.strip()
+    m = _RFC822.fullmatch(text)
+    if m is not None:
+        day, month, year, hour, minute, second, zone = m.groups()
+        try:
+            moment = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second),
+                              tzinfo=timezone.utc)
+            if zone[0] in "+-":
+                offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:]))
+                moment = moment - offset if zone[0] == "+" else moment + offset
+            return moment
+        except (ValueError, OverflowError):
+            pass  # no such day or second, or out of range: feedparser's rules decide
+    return _from_struct(_feedparser_date(text))
 
 
 def _absolute(link: str | None) -> bool:
@@ -371,30 +420,41 @@ _DESCRIPTIONS = ("description", "{http://purl.org/dc/elements/1.1/}description",
                  "{http://search.yahoo.com/mrss/}description")
 
 
+# The children an RSS item is read from (the first of each counts, as with findtext),
+# gathered in one pass over the item instead of one search per field.
+_RSS_FIELDS = {"title": 0, "link": 1, "guid": 2, "pubDate": 3, _DC_DATE: 4}
+
+
 def _rss_entries(channel) -> Iterable[dict]:
+    fields_of = _RSS_FIELDS.get
     for node in channel.iterfind("item"):
-        link = node.findtext("link")
-        guid = node.findtext("guid")
-        if not _absolute(link):
-            raise _Unusual
         # feedparser's rule, kept for parity: the first description-like element is the
         # summary; a later one becomes content, unless content was already seen, in
         # which case it overwrites the summary (even with an empty dc:description).
+        first: list[str | None] = [None, None, None, None, None]
         summary, contents, has_content = None, [], False
         for child in node:
-            if child.tag == _CONTENT_ENCODED:
+            tag = child.tag
+            slot = fields_of(tag)
+            if slot is not None:
+                if first[slot] is None:
+                    first[slot] = child.text or ""
+            elif tag == _CONTENT_ENCODED:
                 has_content = True
                 contents.append((child.text or "").strip())
-            elif child.tag in _DESCRIPTIONS:
+            elif tag in _DESCRIPTIONS:
                 if summary is not None and not has_content:
                     contents.append((child.text or "").strip())
                 else:
                     summary = (child.text or "").strip()
-        yield {"title": node.findtext("title"),
+        title, link, guid, published, dc_date = first
+        if not _absolute(link):
+            raise _Unusual
+        yield {"title": title,
                "summary": summary or (contents[0] if contents else None),
                "link": link.strip() if link else None,
                "guid": guid.strip() if guid else None,
-               "published": _date(node.findtext("pubDate")) or _date(node.findtext(_DC_DATE))}
+               "published": _date(published) or _date(dc_date)}
 
 
 def _atom_text(node) -> str | None:

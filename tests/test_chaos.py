@@ -279,8 +279,6 @@ async def test_engine_survives_thirty_chaos_feeds_beside_ten_good_ones(chaos, se
           f"(parse workers {workers_mb:.0f} MB), max loop lag {lag * 1000:.0f} ms")
 
 
-@pytest.mark.xfail(strict=True, reason="Engine._poll calls store.ingest on the event loop: storing 20,000 new "
-                   "items blocks it for 0.3-1.7 s (keys and other feeds wait); reported to the lead")
 async def test_storing_a_huge_feed_does_not_block_the_event_loop(chaos, write_config, tmp_path):
     config = load_config(write_config(feeds_toml([("many", chaos.url("/many"), 60)])))
     engine = Engine(config, tmp_path / "db.sqlite", lambda event: None, classifier=None)

@@ -1,0 +1,204 @@
+"""The store's one writer thread: writes run in the order submitted, off the event loop,
+events name only committed items, and closing drains every queued write."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from feeds.config import load_config
+from feeds.engine import Engine
+from feeds.model import NewItems, PriceTick
+from feeds.parse import make_item
+from feeds.store import Store, StoreWriter, WriterClosed
+from tests.loopback import Route
+from tests.newsfeed import rss
+
+NOW = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
+
+
+def items(feed: str, n: int, start: int = 0):
+    return [make_item(feed, title=f"Story {i} from the {feed} desk about plans", summary=f"body {i}", guid=None,
+                      link=f"https://example.com/{feed}/{i}", published=NOW - timedelta(minutes=i))
+            for i in range(start, start + n)]
+
+
+def tick(n: int) -> PriceTick:
+    return PriceTick(source="coinbase", symbol="BTC-USD", price=Decimal(100_000 + n),
+                     received=NOW + timedelta(seconds=n))
+
+
+async def test_writes_run_in_submission_order_on_one_thread_off_the_loop(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    writer = StoreWriter(store)
+    ran: list[tuple[int, str]] = []
+
+    def step(n: int) -> int:
+        ran.append((n, threading.current_thread().name))
+        return n
+
+    try:
+        # posts and awaited calls interleaved, from several tasks at once
+        for n in range(0, 50, 2):
+            writer.post(step, n)
+        results = await asyncio.gather(*(writer.call(step, n) for n in range(1, 50, 2)))
+        for n in range(50, 60):
+            writer.post(store.add_ticks, [tick(n)])
+        last = await writer.call(store.latest_tick, "BTC-USD")
+    finally:
+        await writer.aclose()
+        store.close()
+    assert results == list(range(1, 50, 2))
+    assert sorted(n for n, _ in ran) == list(range(50))
+    assert [n for n, _ in ran if n % 2 == 0] == list(range(0, 50, 2))  # posts in order
+    assert [n for n, _ in ran if n % 2] == list(range(1, 50, 2))  # calls in order
+    threads = {name for _, name in ran}
+    assert len(threads) == 1 and threads != {threading.current_thread().name}
+    assert last is not None and last.price == Decimal(100_059)  # every earlier tick was stored first
+
+
+async def test_closing_drains_every_queued_write_then_refuses_more(tmp_path):
+    db = tmp_path / "db.sqlite"
+    store = Store(db)
+    writer = StoreWriter(store)
+    gate = threading.Event()
+    writer.post(gate.wait, 5)  # hold the writer so the rest queue up behind it
+    for n in range(200):
+        writer.post(store.add_ticks, [tick(n)])
+    writer.post(store.ingest, "wire", items("wire", 30), now=NOW)
+    closing = asyncio.create_task(writer.aclose())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # still draining behind the gate
+    gate.set()
+    await closing
+    with pytest.raises(WriterClosed):
+        await writer.call(store.count)
+    writer.post(store.add_ticks, [tick(999)])  # dropped with a warning, not an exception
+    store.close()
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT count(*) FROM price_ticks").fetchone()[0] == 200
+        assert check.execute("SELECT count(*) FROM items").fetchone()[0] == 30
+
+
+async def test_engine_stop_drains_read_marks_and_price_ticks(tmp_path):
+    db = tmp_path / "db.sqlite"
+    with Store(db) as store:
+        stored = store.ingest("wire", items("wire", 5), now=NOW)
+    engine = Engine(load_config(use_user_file=False), db, lambda event: None, classifier=None)
+    engine.open()
+    gate = threading.Event()
+    engine.writer.post(gate.wait, 5)
+    for item in stored[:3]:
+        engine.mark_read(item.id)
+    engine.mark_read(stored[0].id, False)  # the later mark wins
+    # Not committed yet, but pages and searches already show the marks.
+    shown = {i.id: i.read for i in engine.recent(10)}
+    assert [shown[i.id] for i in stored] == [False, True, True, False, False]
+    assert {i.id: i.read for i in engine.search("story")} == shown
+    gate.set()
+    await engine.stop()
+    with Store(db) as store:
+        assert [store.get(i.id).read for i in stored] == [False, True, True, False, False]
+
+
+async def test_new_items_events_name_only_committed_items_in_commit_order(server, write_config, tmp_path):
+    db = tmp_path / "db.sqlite"
+    feeds = {}
+    for n in range(8):
+        entries = [(f"Desk {n} story {i}: pension rule update", "summary", f"https://example.com/{n}/{i}", NOW)
+                   for i in range(40 + 60 * n)]
+        entries.append(("Shared story carried by every desk today", "s", "https://example.com/shared", NOW))
+        feeds[f"desk {n}"] = server.add(f"/desk{n}.rss", Route(body=rss(entries)))
+    config = load_config(write_config("[fetch]\njitter = 0\n" + "".join(
+        f'[[feeds]]\nname = "{name}"\nurl = "{url}"\n' for name, url in feeds.items())))
+    check = sqlite3.connect(db)  # a third connection: sees only what is committed
+    seen: list[tuple[str, list[int]]] = []
+    problems: list[str] = []
+
+    def sink(event) -> None:
+        if isinstance(event, NewItems) and not event.initial:
+            ids = [i.id for i in event.items]
+            found = {r[0] for r in check.execute(
+                f"SELECT id FROM items WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            if found != set(ids):
+                problems.append(f"{event.feed}: {len(set(ids) - found)} items announced before their commit")
+            seen.append((event.feed, ids))
+
+    engine = Engine(config, db, sink, classifier=None)
+    await engine.start(schedule=False, prices=False)
+    try:
+        statuses = await engine.poll_all()
+    finally:
+        await engine.stop()
+        check.close()
+    assert problems == []
+    assert all(s.state.ok for s in statuses)
+    announced = [i for _, ids in seen for i in ids]
+    assert len(announced) == len(set(announced)) == sum(40 + 60 * n for n in range(8)) + 1  # shared story once
+    # Feeds were stored one after another: each event's ids are above every earlier event's.
+    assert all(min(ids) > max(prev) for (_, prev), (_, ids) in zip(seen, seen[1:]))
+
+
+def test_classification_json_is_exactly_what_json_dumps_gives():
+    import json
+
+    from feeds.model import Classification, Match
+    from feeds.store import classification_json
+
+    c = Classification(tags=("retirement", "crypto"), flag=True, priority="high", score=2.5, matches=(
+        Match('401(k) "plan"', "retirement", "title", 0, 9), Match("crypto\u00e9\u2603\\", "crypto", "summary", 12, 30)))
+    assert classification_json(c) == (1, "high", json.dumps(["retirement", "crypto"]), json.dumps(
+        [[m.term, m.tag, m.field, m.start, m.end] for m in c.matches]), 2.5)
+    assert classification_json(Classification()) == (0, "none", "[]", "[]", 0.0)
+
+
+async def test_queued_ingests_share_a_commit_and_a_failing_one_rolls_back_alone(tmp_path):
+    db = tmp_path / "db.sqlite"
+    store = Store(db)
+    writer = StoreWriter(store)
+    gate = threading.Event()
+    check = sqlite3.connect(db, check_same_thread=False)
+
+    def ingest_and_look(feed: str, batch) -> tuple[int, int]:
+        """Ingest, then count what another connection sees: nothing of the group yet."""
+        new = store.ingest(feed, batch, now=NOW)
+        return len(new), check.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def broken(feed: str, batch) -> None:
+        store.ingest(feed, batch, now=NOW)
+        raise RuntimeError("disk on fire")
+
+    try:
+        writer.post(gate.wait, 5)
+        first = writer.submit(ingest_and_look, "a", items("a", 10), weight=10)
+        failing = writer.submit(broken, "b", items("b", 10), weight=10)
+        third = writer.submit(ingest_and_look, "c", items("c", 10), weight=10)
+        after = writer.submit(store.count)  # unweighted: runs alone, after the group's commit
+        gate.set()
+        assert await asyncio.wrap_future(first) == (10, 0)
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            await asyncio.wrap_future(failing)
+        assert await asyncio.wrap_future(third) == (10, 0)
+        assert await asyncio.wrap_future(after) == 20
+    finally:
+        await writer.aclose()
+        check.close()
+    assert {i.feed for i in store.recent(50)} == {"a", "c"}
+    assert store.count() == 20 and store.search("desk") and len(store.search("desk", 50)) == 20
+    store.close()
+
+
+def test_with_classification_is_replace():
+    from dataclasses import replace
+
+    from feeds.model import Classification
+    from feeds.workers import with_classification
+
+    item = items("wire", 1)[0]
+    c = Classification(tags=("crypto",), flag=True, priority="normal")
+    assert with_classification(item, c) == replace(item, classification=c)
