@@ -91,7 +91,7 @@ def measure_app(presses: int, rng: random.Random) -> dict[str, list[float]]:
                XDG_DATA_HOME=str(tmp / "data"))
     term = Terminal([sys.executable, "-m", "tui", "--config", str(config), "--db", str(tmp / "pw.db")],
                     cols=120, rows=40, env=env, cwd=str(REPO))
-    out: dict[str, list[float]] = {"cursor": [], "filter": [], "lost": []}
+    out: dict[str, list[float]] = {"cursor": [], "filter": [], "lost": [], "followed": []}
     try:
         term.wait_for(lambda t: t.contains("Live feed", "Quit") and bool(cursor_rows(t)), timeout=60)
         # calibrate: the cursor's row on the first item, and the row height (steps down and
@@ -131,7 +131,13 @@ def measure_app(presses: int, rng: random.Random) -> dict[str, list[float]]:
                 at = term.wait_for(lambda t: at_row(t, row), timeout=3)
                 out["cursor"].append(at - sent)
             except TimeoutError:
-                out["lost"].append(n)
+                # A batch that arrives between j and its repaint moves the cursor down with
+                # its item (the list keeps the cursor on what it was on): not a lost key.
+                followed = bool(cursor_rows(term)) and "new (g: top)" in term.text()
+                out["followed" if followed else "lost"].append(n)
+                if os.environ.get("PW_BENCH_DEBUG"):
+                    print(f"key {n} {key!r} expecting row {row}; cursor rows {cursor_rows(term)}\n"
+                          + term.text(), file=sys.stderr)
                 term.send("g")
                 time.sleep(0.3)
                 term.discard()
@@ -182,7 +188,8 @@ def main() -> int:
                   f"p95 {percentile(app[name], 0.95) * 1000:.1f} ms, max {max(app[name]) * 1000:.1f} ms "
                   f"({len(app[name])} keys)")
     print(f"policywatch all keys under load: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p95 < {TARGET_MS:.0f} ms); "
-          f"{len(app['lost'])} keys lost (no repaint within 3 s); {app['ingested'][0]:.0f} feed requests, "
+          f"{len(app['lost'])} keys lost (no repaint within 3 s), {len(app['followed'])} not counted "
+          f"(a batch moved the cursor down with its item before the repaint); {app['ingested'][0]:.0f} feed requests, "
           f"{app['ticks'][0]:.0f} price ticks served meanwhile")
     print(f"RESULT responsiveness_p95_ms value={p95:.1f} target={TARGET_MS} p50_ms={p50:.1f} "
           f"bare_p95_ms={percentile(bare, 0.95) * 1000:.1f}")
