@@ -62,7 +62,6 @@ class RuleProblem(ValueError):
         super().__init__(f"{key}: {problem}")
 
 
-
 def _fold_term(term: str) -> str:
     return " ".join(_fold(term).split())
 
