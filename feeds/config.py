@@ -402,9 +402,9 @@ def _store(t: Table) -> StoreConfig:
 
 
 def _classifier(t: Table) -> ClassifierConfig:
-    """Read [classifier]; feeds.classify.check_rules then checks what the rules mean
+    """Read [classifier]; feeds.rules.check_rules then checks what the rules mean
     (term syntax, expressions, unknown names, cycles) so a bad rule is named here."""
-    from feeds.classify import RuleProblem, check_rules  # classify imports this module
+    from feeds.rules import RuleProblem, check_rules  # not feeds.classify: its tables cost start-up
 
     def strings(table: Table, name: str) -> tuple[str, ...]:
         values = table.get(name, list, [])

@@ -136,3 +136,20 @@ def test_quoted_keys_with_dots_and_brackets_are_reported_whole(write_config):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.file == str(path) and info.value.key == "fetch.a.b[0]"
+
+
+def test_loading_the_config_checks_the_rules_without_importing_the_classifier(write_config):
+    """feeds.rules checks the rules; feeds.classify (its tables cost the app's start-up)
+    is imported only by what classifies. A bad rule is still named on load."""
+    code = ("import sys; from feeds.config import load_config; load_config(None); "
+            "print('feeds.classify' in sys.modules, 'feeds.rules' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent, env=dict(os.environ, POLICYWATCH_CONFIG=""))
+    assert out.stdout.split() == ["False", "True"]
+    path = write_config('[classifier.tags.bad]\nterms = ["fine", "(oops"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "classifier.tags.bad.terms[1]" and "parentheses" in str(info.value)
+    from feeds import classify, rules
+
+    assert classify.check_rules is rules.check_rules and classify.RuleProblem is rules.RuleProblem

@@ -73,6 +73,54 @@ async def test_footer_keys_follow_the_focused_pane_without_identical_rebuilds(co
         assert "Flagged" not in last and "Quit" in last
 
 
+async def test_footer_keys_are_born_with_the_footer_compact_value_and_still_follow_it(config):
+    """tui.panes.footer sets its keys' compact value before they mount (no restyles at
+    start-up): they show the footer's value, the command palette's key keeps its own, and
+    the data binding still carries a change."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        footer = app.screen.query_one(Footer)
+        keys = list(footer.query(FooterKey))
+        palette = [k for k in keys if k.has_class("-command-palette")]
+        bound = [k for k in keys if not k.has_class("-command-palette")]
+        assert len(palette) == 1 and len(bound) >= 5
+        assert palette[0].compact and palette[0].has_class("-compact")
+        assert not footer.compact
+        assert all(not k.compact and not k.has_class("-compact") for k in bound)
+        footer.compact = True
+        await pilot.pause()
+        assert all(k.compact and k.has_class("-compact") for k in bound)
+
+
+async def test_on_first_frame_runs_once_with_the_first_screen_shown(config):
+    seen = []
+    app = make_app(config, on_first_frame=lambda: seen.append(screen_text(app)))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("down")
+        await pilot.pause()
+    assert len(seen) == 1
+    assert "Headlines" in seen[0] and "Scenario" in seen[0] and "Quit" in seen[0]
+
+
+def test_a_failed_app_start_turns_the_gc_back_on(tmp_path, capsys):
+    """tui.cli pauses the GC for the app's start-up: a start that fails must not leave it off."""
+    import gc
+
+    from tui.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[prices]\ninterval = 'often'\n")
+    assert gc.isenabled()
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(bad)])
+    assert exc.value.code == 2 and "config error" in capsys.readouterr().err
+    assert gc.isenabled()
+
+
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
 async def test_narrow_layout_shows_one_pane_and_tab_switches(config, size):
     app = make_app(config)

@@ -136,8 +136,10 @@ class PolicyWatchApp(App[int]):
                  clock: Callable[[], datetime] | None = None,
                  badge: str = "", on_exit: Callable[[], Any] | None = None,
                  env: dict[str, str] | None = None, reload_config: bool = True,
-                 stored_page: Callable[[], list[Item]] | None = None) -> None:
+                 stored_page: Callable[[], list[Item]] | None = None,
+                 on_first_frame: Callable[[], Any] | None = None) -> None:
         super().__init__()
+        self.on_first_frame = on_first_frame  # called once the first frame is on screen
         self.stored_page = stored_page  # the store's newest page, shown before the engine is up
         self.config = config
         self.db_path = Path(db_path) if db_path is not None else None
@@ -201,6 +203,8 @@ class PolicyWatchApp(App[int]):
                 headlines.show_stored(self.stored_page())
             except Exception:  # the engine opens the store next and reports what is wrong
                 log.exception("reading the stored headlines failed")
+        if self.on_first_frame is not None:
+            self.call_after_refresh(self.on_first_frame)
         if self.engine_factory is not None:
             # After the first paint: building the engine (rules, HTTP client, scheduler)
             # takes longer than everything on the first screen (bench/startup.py).

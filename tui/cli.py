@@ -6,6 +6,7 @@ Textual is imported only on that path, so `policywatch fetch` starts fast."""
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import importlib.util
 import sys
@@ -106,11 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Both go through feeds.logs' formatter, which escapes untrusted text.
             configure_logging(args.log_level, stderr=True, file=False)
             return int(args.run(args) or 0)
-        app_command = _command_module("app")
-        if app_command is None:
-            parser.print_help()
-            return 0
-        return int(app_command.run(args) or 0)
+        # The app's start-up builds a few hundred thousand long-lived objects (modules,
+        # widgets, styles, the first page), and the cyclic GC kept walking them: ~25 ms of
+        # collections before the first frame (bench/startup.py). tui.commands.app turns it
+        # back on once that frame is out.
+        gc.disable()
+        try:
+            app_command = _command_module("app")
+            if app_command is None:
+                parser.print_help()
+                return 0
+            return int(app_command.run(args) or 0)
+        finally:
+            gc.enable()
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

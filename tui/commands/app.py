@@ -6,6 +6,7 @@ loopback server, and the engine reads them through the real pipeline into a temp
 from __future__ import annotations
 
 import argparse
+import gc
 from pathlib import Path
 
 from tui.commands.common import config_from, db_path, fail
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
     # The demo's feeds replace the user's: reloading the user's file would swap them back.
     app = PolicyWatchApp(config, database, engine_factory=engine_factory(config, database), badge=badge,
-                         reload_config=demo is None, stored_page=stored_page(database))
+                         reload_config=demo is None, stored_page=stored_page(database),
+                         on_first_frame=gc.enable)  # tui.cli paused the GC for the start-up
     try:
         result = app.run()
     finally:
