@@ -15,6 +15,7 @@ from typing import Callable
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.containers import Vertical
 from textual.widgets import Digits, Sparkline, Static
 
@@ -341,7 +342,10 @@ class PricePane(Vertical, can_focus=True):
 
     def tick(self) -> None:
         """Once a second: the ages of the ticks and the staleness warning."""
-        self._tick_clock()
+        try:
+            self._tick_clock()
+        except NoMatches:  # a tick during shutdown, after the pane's children were removed
+            pass
 
     def _tick_clock(self) -> None:
         self._render_sources()
