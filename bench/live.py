@@ -15,19 +15,15 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
 from bench.feedgen import headline
+from bench.serve import QuietHandler, Server
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-    allow_reuse_address = True
-
+class _Server(Server):
     def handle_error(self, request, client_address) -> None:
         pass  # a client that hung up (the app quitting) is not news
 
@@ -61,13 +57,7 @@ class RollingFeeds:
         self.not_modified = 0
         rolling = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 rolling.requests += 1
                 path = self.path.split("?")[0]

@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,18 +32,13 @@ sys.path.insert(0, str(REPO))
 
 from bench.feedgen import rss  # noqa: E402
 from bench.gendb import cached_db  # noqa: E402
+from bench.serve import QuietHandler, Server  # noqa: E402
 from feeds.config import load_config  # noqa: E402
 
 THINK = 0.02  # seconds each loopback host takes to answer
 QUERIES = ["bitcoin", "crypto 401", "SEC", "private equity retirement", "stablecoin reserves", "Fidelity",
            "tokenized treasuries", "pension bitcoin", "executive order", "labor department guidance",
            "ETF*", "gold IRAs", "liquidations", "zebra", "record quarterly revenue", "museum maps"]
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-    allow_reuse_address = True
 
 
 class Hosts:
@@ -55,18 +49,12 @@ class Hosts:
         self.active: dict[str, int] = {}
         self.peak: dict[str, int] = {}
         self.served = 0
-        self.servers: list[_Server] = []
+        self.servers: list[Server] = []
         self.urls: list[str] = []
         bodies: dict[str, bytes] = {}
         hosts = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 host = self.server.server_address[0]
                 with hosts.lock:
@@ -87,7 +75,7 @@ class Hosts:
 
         feed_no = 0
         for n in range(count):
-            server = _Server((f"127.0.0.{n + 2}", 0), Handler)
+            server = Server((f"127.0.0.{n + 2}", 0), Handler)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers.append(server)
             host, port = server.server_address

@@ -358,14 +358,13 @@ class Store:
             return []
         return self.w.execute(sql, (json.dumps(values, ensure_ascii=False),)).fetchall()
 
-    def _lookup(self, sql: str, values: list, db: sqlite3.Connection | None = None) -> list[tuple]:
-        """Run an `IN ({})` query over values in chunks below SQLite's variable limit
-        (on the read connection unless `db` says otherwise)."""
-        db = db or self.db
+    def _lookup(self, sql: str, values: list) -> list[tuple]:
+        """Run an `IN ({})` query on the read connection over values in chunks below
+        SQLite's variable limit."""
         out: list[tuple] = []
         for start in range(0, len(values), 500):
             chunk = values[start:start + 500]
-            out.extend(db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall())
+            out.extend(self.db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall())
         return out
 
     _ITEM_COLUMNS = ", ".join(f"items.{c}" for c in (
