@@ -15,11 +15,11 @@ from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from feeds.alerts import AlertRules, HookRunner, raise_alerts
 from feeds.config import Config, FeedConfig
-from feeds.fetch import FetchError, Fetcher
+from feeds.fetch import FetchError, Fetcher, FetchResult
 from feeds.model import AlertRaised, ConfigReloaded, FeedState, FeedStatus, Item, NewItems
 from feeds.parse import ParseError, parse_feed
 from feeds.scheduler import PollScheduler, next_delay
@@ -29,6 +29,8 @@ from feeds.workers import make_executor, parse_and_classify, with_classification
 log = logging.getLogger("policywatch.engine")
 
 Sink = Callable[[Any], None]
+# (url, feed name, etag, last_modified) -> (FetchResult, classified items or None if not modified)
+FetchParse = Callable[[str, str, "str | None", "str | None"], Awaitable[tuple[FetchResult, "tuple[Item, ...] | None"]]]
 INITIAL_ITEMS = 500
 RETENTION_EVERY = 24 * 3600.0  # seconds between prunes of old items ([store] retention_days)
 SMALL_RESPONSE = 16_384  # bytes; below this a worker round trip costs more than the parse
@@ -47,7 +49,8 @@ class Engine:
     """Owns the store, the fetcher and the scheduler for one configuration."""
 
     def __init__(self, config: Config, db_path: str | Path, sink: Sink, *, classifier: Any = ...,
-                 parse_executor: Executor | None = None, parse_in_place_below: int = SMALL_RESPONSE) -> None:
+                 parse_executor: Executor | None = None, parse_in_place_below: int = SMALL_RESPONSE,
+                 fetch_parse: FetchParse | None = None) -> None:
         self.config = config
         self.db_path = Path(db_path)
         self.sink = sink
@@ -62,6 +65,9 @@ class Engine:
         # Responses smaller than this are parsed on the loop. A front end with keys to keep
         # answering wants it small; a one-shot CLI poll can take more (no worker start-up).
         self.parse_in_place_below = parse_in_place_below
+        # Fetch, parse and classify one feed: here (the default), or elsewhere, as
+        # feeds.forked's child processes do it for a one-shot poll.
+        self.fetch_parse: FetchParse = fetch_parse or self._fetch_parse_here
         self._locks: dict[str, asyncio.Lock] = {}
         self._stopped = False
         self.price_engine: Any = None
@@ -237,7 +243,6 @@ class Engine:
 
     async def _poll(self, feed: FeedConfig) -> FeedStatus:
         store = self.open()
-        fetcher = self._ensure_fetcher()
         state = store.feed_state(feed.name)
         if state.url and state.url != feed.url:  # the URL changed: forget what we knew
             state = FeedState(feed=feed.name)
@@ -245,15 +250,11 @@ class Engine:
         now = datetime.now(timezone.utc)
         writer = self.writer
         try:
-            result = await fetcher.get(feed.url, etag=state.etag, last_modified=state.last_modified)
-            if result.not_modified:
+            result, items = await self.fetch_parse(feed.url, feed.name, state.etag, state.last_modified)
+            if items is None:
                 state = self._success(state, feed, now, result.etag, result.last_modified)
                 await writer.call(store.save_feed_state, state)
                 return FeedStatus(state, not_modified=True)
-            parsed = await self._parse(result.body, feed.name, result.content_type, result.url)
-            items = parsed.items
-            if self.classifier is not None and items and items[0].classification is None:
-                items = self.classify(items)
             # Stored in the writer thread; the loop carries on (keys, other feeds) meanwhile.
             new, state = await writer.call(self._store_poll, store, feed, state, items, now,
                                            result.etag, result.last_modified, weight=max(1, len(items)))
@@ -282,6 +283,17 @@ class Engine:
             pass
         log.info("feed %s failed (%d in a row): %s", feed.name, failures, message)
         return FeedStatus(state)
+
+    async def _fetch_parse_here(self, url: str, name: str, etag: str | None,
+                                last_modified: str | None) -> tuple[FetchResult, tuple[Item, ...] | None]:
+        """The default fetch_parse: HTTP on this loop, parsing off it (see _parse)."""
+        result = await self._ensure_fetcher().get(url, etag=etag, last_modified=last_modified)
+        if result.not_modified:
+            return result, None
+        items = (await self._parse(result.body, name, result.content_type, result.url)).items
+        if self.classifier is not None and items and items[0].classification is None:
+            items = self.classify(items)
+        return result, tuple(items)
 
     def _store_poll(self, store: Store, feed: FeedConfig, state: FeedState, items, now: datetime,
                     etag: str | None, last_modified: str | None) -> tuple[list[Item], FeedState]:

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from feeds.engine import Engine
+    from feeds.engine import Engine, default_classifier
+    from feeds.forked import ForkedFetchers
     from feeds.model import NewItems
     from feeds.parse import clean_text as terminal_safe
     from feeds.store import StoreError
@@ -40,23 +41,38 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(event, NewItems) and not event.initial:
             new_keys.update(item.key for item in event.items)
 
+    # One poll: the cyclic garbage collector would only rescan the growing heap of parsed
+    # items (all acyclic) again and again, about 7% of the CPU of a 50,000-item reload
+    # (bench/reload.py); off before the children are forked, so off in them too. It is
+    # back on for whatever runs after.
+    gc.disable()
+    # Fetching, parsing and classifying run in forked children across the cores; this
+    # process stores what they send. Forked now, while this process has one thread, so
+    # they share the compiled classifier (feeds/forked.py).
+    classifier = default_classifier(config)
+    children = None
+    if config.fetch.parse_processes > 0:
+        children = ForkedFetchers(config.fetch.parse_processes, config.fetch, classifier)
+
     async def poll():
-        engine = Engine(config, db_path(args, config), collect_new, parse_in_place_below=PARSE_IN_PLACE_BELOW)
+        engine = Engine(config, db_path(args, config), collect_new, classifier=classifier,
+                        parse_in_place_below=PARSE_IN_PLACE_BELOW,
+                        fetch_parse=children.fetch_parse if children else None)
         try:
             return await engine.poll_all()
         finally:
+            if children is not None:
+                await children.aclose()
             await engine.stop()
 
-    # One poll: the cyclic garbage collector would only rescan the growing heap of parsed
-    # items (all acyclic) again and again, about 7% of the CPU of a 50,000-item reload
-    # (bench/reload.py). It is back on for whatever runs after.
-    gc.disable()
     try:
         statuses = asyncio.run(poll())
     except StoreError as exc:
         fail(str(exc))
     finally:
         gc.enable()
+        if children is not None:
+            children.close()
     ok = 0
     printed: set[str] = set()
     for status in statuses:
