@@ -528,7 +528,12 @@ class Classifier:
             scan = cased.encode().lower().translate(_SCAN_TEXT_BYTES).decode()
         else:
             scan = _scan_text(_lower(cased))
-        if scan.isascii() or _UNSPACED.search(scan) is None:
+        if scan.isascii():  # the fast path's bytes regex matches ASCII text the same
+            parts = self._split_bytes(scan.encode())
+            texts = [text[1:].decode() for text in parts[1::2]]
+            ends = list(accumulate(map(len, parts)))
+            positions = [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)]
+        elif _UNSPACED.search(scan) is None:
             parts = self._split(scan)
             texts = [text[1:] for text in parts[1::2]]
             ends = list(accumulate(map(len, parts)))
