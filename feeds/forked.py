@@ -245,7 +245,7 @@ class ForkedFetchers:
                 child.sender.close()
             if child.reader_task is not None:
                 readers.append(child.reader_task)
-            if any(not f.done() for f in child.pending.values()):
+            if child.pending:  # asked and not answered (a cancelled poll's entries stay)
                 _kill(child.pid)
         await asyncio.gather(*readers, return_exceptions=True)
         self.close()

@@ -715,3 +715,26 @@ def test_bad_ui_config_is_one_line_and_exit_2_before_the_screen_opens(write_conf
     assert err.count("\n") == 1 and err.startswith("policywatch: config error: ")
     assert f"{path}: {key}:" in err
     assert done.stdout == b""
+
+
+async def test_price_updates_racing_the_teardown_are_dropped():
+    """The engine's last events can reach the price pane after shutdown removed its
+    children (seen once in the demo test as NoMatches from the flash of a price move)."""
+    from textual.app import App
+
+    from tests.tuikit import aggregate
+    from tui.panes.price import PricePane
+
+    class One(App):
+        def compose(self):
+            yield PricePane(id="price", ticking=False, clock=clock)
+
+    app = One()
+    async with app.run_test() as pilot:
+        pane = app.query_one(PricePane)
+        pane.show(aggregate("97000"))
+        await pane.remove_children()
+        pane.show(aggregate("97100"))  # a move: would flash the removed digits
+        pane.tick()
+        await pilot.pause()
+    assert pane.aggregate.price == 97100

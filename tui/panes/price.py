@@ -7,6 +7,8 @@ second, so "stale 45 s" keeps counting when no events arrive at all."""
 
 from __future__ import annotations
 
+import functools
+
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -56,6 +58,20 @@ def update_line(widget: Static, content: Text) -> None:
     settled = shape[1] and getattr(widget, "_line_shape", None) == shape
     widget._line_shape = shape
     widget.update(content, layout=not settled)
+
+
+def _while_composed(method):
+    """An update that arrives during shutdown, after the pane's children were removed,
+    is dropped (the engine's last events can race the app's teardown)."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except NoMatches:
+            return None
+
+    return guarded
 
 
 class PricePane(Vertical, can_focus=True):
@@ -120,6 +136,7 @@ class PricePane(Vertical, can_focus=True):
             self.set_interval(1, self.tick)
         self._render_all()
 
+    @_while_composed
     def on_resize(self) -> None:
         self._fit_digits()
         self._render_sources()
@@ -139,6 +156,7 @@ class PricePane(Vertical, can_focus=True):
 
     # ------------------------------------------------------------ data (down)
 
+    @_while_composed
     def show(self, aggregate: AggregatePrice) -> None:
         price = aggregate.price
         if price is not None and self.aggregate is not None and self.aggregate.price is not None:
@@ -157,12 +175,16 @@ class PricePane(Vertical, can_focus=True):
         """A ticker's blink: the background lights up for a moment on each move."""
         if not self.is_mounted:
             return
-        digits = self.query_one("#price-digits", Digits)
+        try:
+            digits = self.query_one("#price-digits", Digits)
+        except NoMatches:  # removed in a shutdown: the new price is still kept
+            return
         digits.add_class("-flash")
         if self._flash_timer is not None:
             self._flash_timer.stop()
         self._flash_timer = self.set_timer(0.6, lambda: digits.remove_class("-flash"))
 
+    @_while_composed
     def source_update(self, update: PriceUpdate) -> None:
         if update.tick is not None:
             self.ticks[update.source] = update.tick
@@ -171,6 +193,7 @@ class PricePane(Vertical, can_focus=True):
             self.errors[update.source] = update.error
         self._render_sources()
 
+    @_while_composed
     def history(self, history: PriceHistory) -> None:
         points = sorted((t.received, float(t.price)) for t in history.ticks if t.symbol == self.symbol)
         merged = sorted(set(points) | set(self.points))
@@ -178,6 +201,7 @@ class PricePane(Vertical, can_focus=True):
         self._trim()
         self._render_chart()
 
+    @_while_composed
     def stream(self, status: PriceStreamStatus) -> None:
         self.streams[status.source] = status.connected
         if not status.connected and status.error:
@@ -340,12 +364,10 @@ class PricePane(Vertical, can_focus=True):
             return "stale"
         return "stream" if any(self.streams.values()) else "REST"
 
+    @_while_composed
     def tick(self) -> None:
         """Once a second: the ages of the ticks and the staleness warning."""
-        try:
-            self._tick_clock()
-        except NoMatches:  # a tick during shutdown, after the pane's children were removed
-            pass
+        self._tick_clock()
 
     def _tick_clock(self) -> None:
         self._render_sources()
