@@ -19,6 +19,7 @@ import asyncio
 import os
 import pickle
 import signal
+import ssl
 import struct
 import sys
 import threading
@@ -64,7 +65,8 @@ def fetch_parse_classify(fetcher: Fetcher, classifier: Any, url: str, name: str,
 # ---------------------------------------------------------------- the child's side
 
 
-def _child_main(requests: int, responses: int, config: FetchConfig, classifier: Any) -> None:
+def _child_main(requests: int, responses: int, config: FetchConfig, classifier: Any,
+                ssl_context: ssl.SSLContext | None) -> None:
     """Serve requests until the parent closes the request pipe; never returns."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     code = 0
@@ -72,14 +74,15 @@ def _child_main(requests: int, responses: int, config: FetchConfig, classifier: 
         from feeds.workers import _send_records_as_tuples
 
         _send_records_as_tuples()
-        asyncio.run(_serve(requests, responses, config, classifier))
+        asyncio.run(_serve(requests, responses, config, classifier, ssl_context))
     except BaseException:  # nothing may escape into the parent's code after fork
         code = 1
     finally:
         os._exit(code)
 
 
-async def _serve(requests: int, responses: int, config: FetchConfig, classifier: Any) -> None:
+async def _serve(requests: int, responses: int, config: FetchConfig, classifier: Any,
+                 ssl_context: ssl.SSLContext | None) -> None:
     from multiprocessing.reduction import ForkingPickler
 
     loop = asyncio.get_running_loop()
@@ -106,7 +109,7 @@ async def _serve(requests: int, responses: int, config: FetchConfig, classifier:
             message = (request_id, "internal", f"{type(exc).__name__}: {exc}")
         send(message)
 
-    async with Fetcher(config) as fetcher:
+    async with Fetcher(config, ssl_context=ssl_context) as fetcher:
         while True:
             try:
                 header = await reader.readexactly(_HEADER.size)
@@ -140,7 +143,8 @@ class ForkedFetchers:
     Use `fetch_parse` from the event loop (it has the signature Engine accepts as
     `fetch_parse`); call `close()` when done (it also runs at interpreter exit)."""
 
-    def __init__(self, processes: int, config: FetchConfig, classifier: Any) -> None:
+    def __init__(self, processes: int, config: FetchConfig, classifier: Any,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         if threading.active_count() != 1:
             raise RuntimeError("ForkedFetchers must be started while the process has one thread")
         if processes < 1:
@@ -165,7 +169,7 @@ class ForkedFetchers:
                     os.close(child.responses)
                 os.close(req_w)
                 os.close(resp_r)
-                _child_main(req_r, resp_w, child_config, classifier)
+                _child_main(req_r, resp_w, child_config, classifier, ssl_context)
             os.close(req_r)
             os.close(resp_w)
             self._children.append(_Child(pid, req_w, resp_r))

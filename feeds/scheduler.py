@@ -11,9 +11,6 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
-
 
 def backoff_delay(interval: float, failures: int, max_backoff: float) -> float:
     """Seconds to wait after `failures` consecutive failures: the interval doubled per
@@ -48,13 +45,23 @@ class PollScheduler:
     """Named one-shot jobs on an AsyncIOScheduler bound to the running event loop."""
 
     def __init__(self) -> None:
-        self._scheduler = AsyncIOScheduler(timezone=timezone.utc,
-                                           job_defaults={"max_instances": 1, "coalesce": True,
-                                                         "misfire_grace_time": None})
+        self._made = None
+
+    @property
+    def _scheduler(self):
+        """Made (and APScheduler imported, ~30 ms) on first use: a one-shot poll
+        (`fetch --once`) schedules nothing."""
+        if self._made is None:
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+            self._made = AsyncIOScheduler(timezone=timezone.utc,
+                                          job_defaults={"max_instances": 1, "coalesce": True,
+                                                        "misfire_grace_time": None})
+        return self._made
 
     @property
     def running(self) -> bool:
-        return self._scheduler.running
+        return self._made is not None and self._made.running
 
     def start(self) -> None:
         """Must be called from a coroutine: the scheduler binds to the running loop."""
@@ -62,11 +69,13 @@ class PollScheduler:
             self._scheduler.start()
 
     def shutdown(self) -> None:
-        if self._scheduler.running:
+        if self.running:
             self._scheduler.shutdown(wait=False)
 
     def at(self, job_id: str, when: datetime, func: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run `func(*args)` at `when` (now if it is past), replacing any pending run."""
+        from apscheduler.triggers.date import DateTrigger
+
         now = datetime.now(timezone.utc)
         if when < now:
             when = now

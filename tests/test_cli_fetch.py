@@ -63,3 +63,11 @@ def test_fetch_does_not_import_textual(tmp_path):
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_fetch_does_not_import_the_scheduler(tmp_path):
+    """A one-shot poll schedules nothing: APScheduler (~30 ms of imports) stays out."""
+    code = ("import sys, tui.cli; tui.cli.build_parser(); import feeds.engine, feeds.forked, tui.commands.fetch; "
+            "print('apscheduler' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "False", out.stderr

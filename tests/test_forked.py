@@ -149,3 +149,51 @@ def test_forking_refuses_a_process_with_threads():
             "try:\n    ForkedFetchers(2, FetchConfig(), None)\nexcept RuntimeError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert "one thread" in out.stdout, out.stderr
+
+
+def test_children_verify_https_with_the_parents_tls_context(server, write_config, tmp_path):
+    """The TLS context is made once in the parent (feeds.fetch.ssl_context_soon) and used
+    by every child: it trusts what httpx would (here SSL_CERT_FILE) and nothing else."""
+    import shutil
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a loopback certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    body = (DATA / "policy.rss").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{httpd.server_address[1]}/policy.rss"
+        config = write_config(config_text({"tls": url}, processes=2))
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        trusted = subprocess.run(fetch_cmd(config, tmp_path / "a.db"), capture_output=True, text=True, cwd=REPO,
+                                 timeout=120, env={**env, "SSL_CERT_FILE": str(cert)})
+        untrusted = subprocess.run(fetch_cmd(config, tmp_path / "b.db"), capture_output=True, text=True, cwd=REPO,
+                                   timeout=120, env={k: v for k, v in env.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")})
+    finally:
+        httpd.shutdown()
+    assert trusted.returncode == 0, trusted.stderr
+    assert len(trusted.stdout.splitlines()) == 3
+    assert untrusted.returncode == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr or "certificate verify failed" in untrusted.stderr

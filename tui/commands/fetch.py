@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from feeds.engine import Engine, default_classifier
+    from feeds.fetch import ssl_context_soon
     from feeds.forked import ForkedFetchers
     from feeds.model import NewItems
     from feeds.parse import clean_text as terminal_safe
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     if not config.feeds:
         fail("no feeds configured")
+    forked = config.fetch.parse_processes > 0
+    tls = ssl_context_soon() if forked else None  # loads while the rules compile
 
     new_keys: set[str] = set()
 
@@ -51,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     # they share the compiled classifier (feeds/forked.py).
     classifier = default_classifier(config)
     children = None
-    if config.fetch.parse_processes > 0:
-        children = ForkedFetchers(config.fetch.parse_processes, config.fetch, classifier)
+    if forked:
+        children = ForkedFetchers(config.fetch.parse_processes, config.fetch, classifier, tls())
 
     async def poll():
         engine = Engine(config, db_path(args, config), collect_new, classifier=classifier,
