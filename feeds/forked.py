@@ -141,7 +141,8 @@ class ForkedFetchers:
     """`processes` children, forked now, that fetch, parse and classify feeds on request.
 
     Use `fetch_parse` from the event loop (it has the signature Engine accepts as
-    `fetch_parse`); call `close()` when done (it also runs at interpreter exit)."""
+    `fetch_parse`); when done, `aclose()` on the loop, and `close()` after the loop ended
+    (it kills and reaps whatever an interrupted run left)."""
 
     def __init__(self, processes: int, config: FetchConfig, classifier: Any,
                  ssl_context: ssl.SSLContext | None = None) -> None:
@@ -159,20 +160,32 @@ class ForkedFetchers:
         self._host_turn: dict[str, int] = {}
         for stream in (sys.stdout, sys.stderr):  # a child must not flush the parent's buffers
             stream.flush()
-        for _ in range(processes):
-            req_r, req_w = os.pipe()
-            resp_r, resp_w = os.pipe()
+        try:
+            for _ in range(processes):
+                self._fork(child_config, classifier, ssl_context)
+        except OSError:  # out of processes or memory: end the children made so far
+            self.close()
+            raise
+
+    def _fork(self, child_config: FetchConfig, classifier: Any, ssl_context: ssl.SSLContext | None) -> None:
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        try:
             pid = os.fork()
-            if pid == 0:
-                for child in self._children:  # the siblings' pipe ends are not this child's
-                    os.close(child.requests)
-                    os.close(child.responses)
-                os.close(req_w)
-                os.close(resp_r)
-                _child_main(req_r, resp_w, child_config, classifier, ssl_context)
-            os.close(req_r)
-            os.close(resp_w)
-            self._children.append(_Child(pid, req_w, resp_r))
+        except OSError:
+            for fd in (req_r, req_w, resp_r, resp_w):
+                os.close(fd)
+            raise
+        if pid == 0:
+            for child in self._children:  # the siblings' pipe ends are not this child's
+                os.close(child.requests)
+                os.close(child.responses)
+            os.close(req_w)
+            os.close(resp_r)
+            _child_main(req_r, resp_w, child_config, classifier, ssl_context)
+        os.close(req_r)
+        os.close(resp_w)
+        self._children.append(_Child(pid, req_w, resp_r))
 
     def _child_for(self, url: str) -> _Child:
         """Spread one host's feeds over `spread` children, starting at one chosen by the

@@ -197,3 +197,25 @@ def test_children_verify_https_with_the_parents_tls_context(server, write_config
     assert len(trusted.stdout.splitlines()) == 3
     assert untrusted.returncode == 1
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr or "certificate verify failed" in untrusted.stderr
+
+
+def test_a_fork_that_fails_falls_back_to_one_process(server, write_config, tmp_path):
+    """As root no process limit makes fork() fail here, so the failure is injected: the
+    poll must still happen, in one process, with one line saying why."""
+    feeds = many_feeds(server, 3, items=2)
+    config = write_config(config_text(feeds, processes=2))
+    code = ("import errno, os, sys\n"
+            "calls = []\n"
+            "real = os.fork\n"
+            "def fork():\n"
+            "    calls.append(1)\n"
+            "    if len(calls) == 2: raise OSError(errno.EAGAIN, 'Resource temporarily unavailable')\n"
+            "    return real()\n"
+            "os.fork = fork\n"
+            "from tui.cli import main\n"
+            f"sys.exit(main(['fetch', '--once', '--jsonl', '--config', {str(config)!r}, '--db', {str(tmp_path / 'db')!r}]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 6
+    assert out.stderr.strip() == ("policywatch: cannot start fetch processes (Resource temporarily unavailable); "
+                                  "fetching in one process")

@@ -55,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
     classifier = default_classifier(config)
     children = None
     if forked:
-        children = ForkedFetchers(config.fetch.parse_processes, config.fetch, classifier, tls())
+        try:
+            children = ForkedFetchers(config.fetch.parse_processes, config.fetch, classifier, tls())
+        except OSError as exc:  # cannot fork (process or memory limits): poll in this process
+            print(f"policywatch: cannot start fetch processes ({exc.strerror}); fetching in one process",
+                  file=sys.stderr)
 
     async def poll():
         engine = Engine(config, db_path(args, config), collect_new, classifier=classifier,
