@@ -99,18 +99,29 @@ def test_not_modified_and_errors_come_back_from_the_children(server, write_confi
     assert server.requests_to("/tagged.rss")[-1].headers.get("if-none-match") == '"v1"'
 
 
+def start_polling(server, config: Path, db: Path, requests: int) -> tuple[subprocess.Popen, list[int]]:
+    """`fetch --once` started, once the server has seen `requests` requests: the process
+    and its two fetch children."""
+    proc = subprocess.Popen(fetch_cmd(config, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 30
+        while len(server.hits) < requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        children = children_of(proc.pid)
+        assert len(children) == 2
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, children
+
+
 def test_a_child_that_dies_fails_its_feeds_and_nothing_hangs(server, write_config, tmp_path):
     feeds = many_feeds(server, 4, items=2, delay=30)  # would hang the poll if waited for
     feeds["quick"] = server.add("/quick.rss", Route.file(DATA / "policy.rss"))
     config = write_config(config_text(feeds, processes=2, per_host=8))
-    proc = subprocess.Popen(fetch_cmd(config, tmp_path / "db.sqlite"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc, children = start_polling(server, config, tmp_path / "db.sqlite", requests=5)
     try:
-        deadline = time.monotonic() + 30
-        while len(server.hits) < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        children = children_of(proc.pid)
-        assert len(children) == 2
         for pid in children:
             os.kill(pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=20)
@@ -124,14 +135,8 @@ def test_a_child_that_dies_fails_its_feeds_and_nothing_hangs(server, write_confi
 def test_ctrl_c_ends_the_poll_and_every_child(server, write_config, tmp_path):
     feeds = many_feeds(server, 4, items=2, delay=30)
     config = write_config(config_text(feeds, processes=2, per_host=8))
-    proc = subprocess.Popen(fetch_cmd(config, tmp_path / "db.sqlite"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc, children = start_polling(server, config, tmp_path / "db.sqlite", requests=4)
     try:
-        deadline = time.monotonic() + 30
-        while len(server.hits) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        children = children_of(proc.pid)
-        assert len(children) == 2
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     finally:
