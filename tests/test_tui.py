@@ -738,3 +738,65 @@ async def test_price_updates_racing_the_teardown_are_dropped():
         pane.tick()
         await pilot.pause()
     assert pane.aggregate.price == 97100
+
+
+async def test_a_day_of_streamed_prices_keeps_the_chart_small_and_its_extremes_exact():
+    """Kept open all day on a stream (up to ten prices a second), the pane kept every
+    point and rebuilt the chart from all of them on each tick; finished minutes now keep
+    their first, lowest, highest and last prices, which is all the chart, its lo/hi and the
+    24 h change read."""
+    import math
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from textual.app import App
+    from textual.widgets import Sparkline, Static
+
+    from feeds.model import PriceHistory, PriceTick
+    from tests.tuikit import aggregate
+    from tui.panes.price import PricePane
+
+    class One(App):
+        def compose(self):
+            yield PricePane(id="price", ticking=False, clock=clock)
+
+    start = NOW - timedelta(hours=3)
+    raw = [(start + timedelta(seconds=n / 10), 97_000 + 500 * math.sin(n / 700) + (n % 37)) for n in range(3 * 36_000)]
+    raw[12_345] = (raw[12_345][0], 91_234.0)  # a spike down and one up, inside minutes that get compacted
+    raw[54_321] = (raw[54_321][0], 103_456.0)
+    ticks = tuple(PriceTick("coinbase", "BTC-USD", Decimal(repr(p)), at) for at, p in raw)
+    app = One()
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(PricePane)
+        pane.history(PriceHistory("BTC-USD", ticks))
+        pane.show(aggregate("97000"))
+        await pilot.pause()
+        assert len(pane.points) <= 4 * 181 + 600  # four a finished minute, the current one whole
+        values = [p for _, p in pane.points]
+        assert min(values) == 91_234.0 and max(values) == 103_456.0
+        assert pane.points[0] == raw[0]  # the first price of the day is kept for the 24 h change
+        assert list(pane.query_one("#price-spark", Sparkline).data) == values
+        assert "91,234" in str(pane.query_one("#price-range", Static).render())
+        assert "103,456" in str(pane.query_one("#price-range", Static).render())
+
+
+async def test_live_prices_compact_each_minute_as_it_ends():
+    from textual.app import App
+
+    from tests.tuikit import aggregate
+    from tui.panes.price import PricePane
+
+    class One(App):
+        def compose(self):
+            yield PricePane(id="price", ticking=False, clock=clock)
+
+    app = One()
+    async with app.run_test(size=(120, 40)):
+        pane = app.query_one(PricePane)
+        prices = [97_000 + (n * 7919) % 613 for n in range(361)]
+        for n, price in enumerate(prices):  # two a second for three minutes
+            pane.show(aggregate(str(price), seconds_ago=180 - n / 2))
+        kept = [p for _, p in pane.points]
+        assert len(kept) < 4 * 4 + 60  # three or four minutes began; only the last is whole
+        assert min(kept) == min(prices) and max(kept) == max(prices)
+        assert kept[0] == prices[0] and kept[-1] == prices[-1]

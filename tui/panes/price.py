@@ -60,6 +60,19 @@ def update_line(widget: Static, content: Text) -> None:
     widget.update(content, layout=not settled)
 
 
+def _minute(at: datetime) -> tuple:
+    return (at.year, at.month, at.day, at.hour, at.minute)
+
+
+def _summary(run: list[tuple[datetime, float]]) -> list[tuple[datetime, float]]:
+    """The first, lowest, highest and last of a run of points, in time order, each once."""
+    if len(run) <= 4:
+        return run
+    low = min(run, key=lambda p: p[1])
+    high = max(run, key=lambda p: p[1])
+    return sorted({run[0], low, high, run[-1]})
+
+
 def _while_composed(method):
     """An update that arrives during shutdown, after the pane's children were removed,
     is dropped (the engine's last events can race the app's teardown)."""
@@ -198,6 +211,7 @@ class PricePane(Vertical, can_focus=True):
         points = sorted((t.received, float(t.price)) for t in history.ticks if t.symbol == self.symbol)
         merged = sorted(set(points) | set(self.points))
         self.points = deque(merged)
+        self._compact_all()
         self._trim()
         self._render_chart()
 
@@ -211,10 +225,40 @@ class PricePane(Vertical, can_focus=True):
     # ------------------------------------------------------------ rendering
 
     def _add_point(self, at: datetime, price: float) -> None:
-        if self.points and at <= self.points[-1][0]:
+        points = self.points
+        if points and at <= points[-1][0]:
             return
-        self.points.append((at, price))
+        if points and _minute(points[-1][0]) != _minute(at):
+            self._compact_last_minute()
+        points.append((at, price))
         self._trim()
+
+    def _compact_last_minute(self) -> None:
+        """Keep a finished minute's first, lowest, highest and last prices only: the chart,
+        its lo/hi and the 24 h change stay what the raw points give, and a day of a
+        streamed price (up to ten a second) is at most 5,760 points instead of 864,000
+        rebuilt into the chart on every tick."""
+        points = self.points
+        minute = _minute(points[-1][0])
+        run = []
+        while points and _minute(points[-1][0]) == minute:
+            run.append(points.pop())
+        run.reverse()
+        points.extend(_summary(run))
+
+    def _compact_all(self) -> None:
+        """_compact_last_minute over every finished minute (after merging stored history)."""
+        if not self.points:
+            return
+        out: list[tuple[datetime, float]] = []
+        run: list[tuple[datetime, float]] = []
+        for point in self.points:
+            if run and _minute(run[-1][0]) != _minute(point[0]):
+                out.extend(_summary(run))
+                run = []
+            run.append(point)
+        out.extend(run)  # the current minute stays whole until it is over
+        self.points = deque(out)
 
     def _trim(self) -> None:
         cutoff = self.clock() - HISTORY
