@@ -62,6 +62,7 @@ class Engine:
         self.scheduler = PollScheduler()
         self._executor = parse_executor
         self._own_executor = parse_executor is None
+        self._executor_rules = self.rules_fingerprint  # the rules its workers classify with
         # Responses smaller than this are parsed on the loop. A front end with keys to keep
         # answering wants it small; a one-shot CLI poll can take more (no worker start-up).
         self.parse_in_place_below = parse_in_place_below
@@ -256,8 +257,11 @@ class Engine:
                 await writer.call(store.save_feed_state, state)
                 return FeedStatus(state, not_modified=True)
             # Stored in the writer thread; the loop carries on (keys, other feeds) meanwhile.
+            # The rules the items were classified under, now: a reload before the writer
+            # stores them must not label old-rules results with the new rules' fingerprint.
+            rules = self.rules_fingerprint
             new, state = await writer.call(self._store_poll, store, feed, state, items, now,
-                                           result.etag, result.last_modified, weight=max(1, len(items)))
+                                           result.etag, result.last_modified, rules, weight=max(1, len(items)))
             if new:
                 self._emit(NewItems(tuple(new), feed=feed.name))
                 self._raise_alerts(new)
@@ -296,11 +300,11 @@ class Engine:
         return result, tuple(items)
 
     def _store_poll(self, store: Store, feed: FeedConfig, state: FeedState, items, now: datetime,
-                    etag: str | None, last_modified: str | None) -> tuple[list[Item], FeedState]:
+                    etag: str | None, last_modified: str | None, rules: str | None) -> tuple[list[Item], FeedState]:
         """In the writer thread: a successful poll's items and the feed's new state, in one
         transaction (a crash keeps both or neither)."""
         with store.transaction():
-            new = store.ingest(feed.name, items, rules=self.rules_fingerprint, now=now)
+            new = store.ingest(feed.name, items, rules=rules, now=now)
             state = self._success(state, feed, now, etag, last_modified)
             store.save_feed_state(state)
         return new, state
@@ -324,13 +328,27 @@ class Engine:
         if self._executor is None:
             classifier_config = self.config.classifier if self.classifier is not None else None
             self._executor = make_executor(self.config.fetch.parse_processes, classifier_config)
+            self._executor_rules = self.rules_fingerprint
+        pool_rules = self._executor_rules
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, parse_and_classify, body, name, content_type, url)
+            parsed = await loop.run_in_executor(self._executor, parse_and_classify, body, name, content_type, url)
         except BrokenExecutor:  # a worker died (OOM, killed): start a fresh pool next time
             log.warning("parse worker pool broke; restarting it")
             self._executor = None
             raise ParseError("parser process died") from None
+        if pool_rules != self.rules_fingerprint and self.classifier is not None:
+            # the rules were reloaded while this feed was in a worker started with the old ones
+            parsed = replace(parsed, items=tuple(self.classify(parsed.items)))
+        return parsed
+
+    def rules_changed(self) -> None:
+        """After a classifier swap: parse workers hold the rules they were started with,
+        so the pool is retired (a new one starts with the new rules when next needed);
+        what is still in the old one is classified again here on return (_parse)."""
+        if self._executor is not None and self._own_executor:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     # ------------------------------------------------------------ alerts, reload, retention
 

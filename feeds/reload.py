@@ -79,6 +79,7 @@ def apply_config(engine: "Engine", config: Config, path: str = "") -> ConfigRelo
     reclassified = 0
     if classifier_changed:
         engine.classifier = classifier
+        engine.rules_changed()
         if engine.store is not None:
             reclassified = engine.reclassify_stored()
         changes.append(f"classifier rules ({reclassified} stored items reclassified)")

@@ -172,3 +172,43 @@ async def test_without_a_user_file_the_xdg_file_is_watched(server, tmp_path):
     assert any(c.startswith("removed feed") for c in event.changes)  # the defaults went
     assert [f.name for f in engine.config.feeds] == ["one"]
     await engine.stop()
+
+
+async def test_parse_workers_classify_with_the_reloaded_rules(server, write_config, tmp_path):
+    """Responses above the in-place size are parsed and classified in worker processes,
+    which hold the rules they were started with: after a rules reload, a large feed's items
+    must still be stored as the new rules say (found reading the reload path)."""
+    from datetime import datetime, timedelta, timezone
+
+    from feeds.engine import SMALL_RESPONSE
+    from tests.newsfeed import rss
+
+    now = datetime.now(timezone.utc)
+
+    def big(tag: str) -> bytes:
+        entries = [(f"SEC rule {tag} {n} lets 401(k) plans hold bitcoin, Labor Department says",
+                    "The proposal would let retirement savers buy crypto. " * 6,
+                    f"https://news.example/{tag}/{n}", now - timedelta(minutes=n)) for n in range(80)]
+        body = rss(entries)
+        assert len(body) > SMALL_RESPONSE  # parsed by the workers, not in place
+        return body
+
+    urls = {"big": server.add("/big.rss", Route(body=big("a"))), "later": server.add("/later.rss", Route(body=big("b")))}
+    head = "[fetch]\njitter = 0\nparse_processes = 1\n"
+    path = write_config(head + f'[[feeds]]\nname = "big"\nurl = "{urls["big"]}"\ninterval = 600\n')
+    events: list = []
+    engine = Engine(load_config(path), tmp_path / "db.sqlite", events.append)
+    await engine.start(prices=False)
+    try:
+        await until(lambda: any(isinstance(e, NewItems) and e.feed == "big" for e in events), timeout=60)
+        assert engine.count(flagged_only=True) == 80
+        watcher = ConfigWatcher(engine, path)
+        edit(path, head + '[classifier]\nflag = "false"\nhigh = "false"\n'
+             + "".join(f'[[feeds]]\nname = "{n}"\nurl = "{u}"\ninterval = 600\n' for n, u in urls.items()))
+        event = await watcher.check()
+        assert event.ok and event.reclassified == 80
+        await until(lambda: any(isinstance(e, NewItems) and e.feed == "later" for e in events), timeout=60)
+        assert engine.count() == 160
+        assert engine.count(flagged_only=True) == 0
+    finally:
+        await engine.stop()
