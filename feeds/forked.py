@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 from feeds.config import FetchConfig
 from feeds.fetch import FetchError, Fetcher, FetchResult
 from feeds.model import Item
-from feeds.parse import ParseError, ParsedFeed, parse_feed
+from feeds.parse import ParseError, parse_feed
+from feeds.workers import _send_records_as_tuples, with_classification
 
 _HEADER = struct.Struct("!I")
 _READ_LIMIT = 1 << 20
@@ -41,25 +42,18 @@ class RemoteError(Exception):
     """An unexpected error inside a child (an engine bug), reported by its type and text."""
 
 
-def fetch_parse_classify(fetcher: Fetcher, classifier: Any, url: str, name: str,
-                         etag: str | None, last_modified: str | None):
-    """The coroutine a child runs for one feed: the FetchResult (its body dropped: the
-    parent needs only the headers) and the classified items, or None when not modified."""
-
-    async def run() -> tuple[FetchResult, tuple[Item, ...] | None]:
-        result = await fetcher.get(url, etag=etag, last_modified=last_modified)
-        if result.not_modified:
-            return result, None
-        parsed = parse_feed(result.body, name, result.content_type, result.url)
-        items = parsed.items
-        if classifier is not None and items:
-            from feeds.workers import with_classification
-
-            classify = classifier.classify
-            items = tuple(with_classification(i, classify(i.title, i.summary)) for i in items)
-        return replace(result, body=b""), items
-
-    return run()
+async def fetch_parse_classify(fetcher: Fetcher, classifier: Any, url: str, name: str, etag: str | None,
+                               last_modified: str | None) -> tuple[FetchResult, tuple[Item, ...] | None]:
+    """What a child does for one feed: the FetchResult (its body dropped: the parent needs
+    only the headers) and the classified items, or None when not modified."""
+    result = await fetcher.get(url, etag=etag, last_modified=last_modified)
+    if result.not_modified:
+        return result, None
+    items = parse_feed(result.body, name, result.content_type, result.url).items
+    if classifier is not None and items:
+        classify = classifier.classify
+        items = tuple(with_classification(i, classify(i.title, i.summary)) for i in items)
+    return replace(result, body=b""), items
 
 
 # ---------------------------------------------------------------- the child's side
@@ -71,8 +65,6 @@ def _child_main(requests: int, responses: int, config: FetchConfig, classifier: 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     code = 0
     try:
-        from feeds.workers import _send_records_as_tuples
-
         _send_records_as_tuples()
         asyncio.run(_serve(requests, responses, config, classifier, ssl_context))
     except BaseException:  # nothing may escape into the parent's code after fork
@@ -89,13 +81,16 @@ async def _serve(requests: int, responses: int, config: FetchConfig, classifier:
     reader = asyncio.StreamReader(limit=_READ_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(requests, "rb", 0))
     out = os.fdopen(responses, "wb", 0)
-    write_lock = threading.Lock()
     tasks: set[asyncio.Task] = set()
 
     def send(message: Any) -> None:
-        data = bytes(ForkingPickler.dumps(message))
-        with write_lock:
-            out.write(_HEADER.pack(len(data)) + data)  # a blocking write: the parent reads promptly
+        data = ForkingPickler.dumps(message)
+        # The whole message in blocking writes (no task can interleave a half-written one);
+        # the parent's transport reads promptly and never blocks on us. A raw write may
+        # take only part of a large message: write the rest.
+        view = memoryview(_HEADER.pack(len(data)) + bytes(data))
+        while view:
+            view = view[out.write(view):]
 
     async def one(request_id: int, url: str, name: str, etag: str | None, last_modified: str | None) -> None:
         try:
