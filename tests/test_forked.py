@@ -224,3 +224,20 @@ def test_a_fork_that_fails_falls_back_to_one_process(server, write_config, tmp_p
     assert len(out.stdout.splitlines()) == 6
     assert out.stderr.strip() == ("policywatch: cannot start fetch processes (Resource temporarily unavailable); "
                                   "fetching in one process")
+
+
+@pytest.mark.shared
+def test_children_and_one_process_agree_on_every_shared_feed_good_or_broken(server, shared_fixtures, write_config,
+                                                                          tmp_path):
+    feeds = {}
+    for folder in ("feeds", "malformed"):
+        for path in sorted((shared_fixtures / folder).iterdir()):
+            if path.is_file():
+                feeds[f"{folder}/{path.name}"] = server.add(f"/{folder}/{path.name}",
+                                                            Route.file(path, content_type="application/xml"))
+    forked = run(write_config(config_text(feeds, processes=2), "forked.toml"), tmp_path / "a.db")
+    single = run(write_config(config_text(feeds, processes=0), "single.toml"), tmp_path / "b.db")
+    assert forked.returncode == single.returncode == 0
+    assert len(forked.stdout.splitlines()) > 100 and "failed" in forked.stderr  # both kinds are there
+    assert sorted(forked.stdout.splitlines()) == sorted(single.stdout.splitlines())
+    assert sorted(forked.stderr.splitlines()) == sorted(single.stderr.splitlines())
