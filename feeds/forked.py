@@ -145,7 +145,6 @@ class ForkedFetchers:
             raise RuntimeError("ForkedFetchers must be started while the process has one thread")
         if processes < 1:
             raise ValueError("processes must be at least 1")
-        self.config = config
         # Every host's feeds go to `spread` children, each allowed per_host // spread at once.
         self.spread = min(processes, config.per_host)
         child_config = replace(config, concurrency=max(1, config.concurrency // processes),

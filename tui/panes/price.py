@@ -8,10 +8,10 @@ second, so "stale 45 s" keeps counting when no events arrive at all."""
 from __future__ import annotations
 
 import functools
-
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import groupby
 from typing import Callable
 
 from rich.cells import cell_len
@@ -247,18 +247,11 @@ class PricePane(Vertical, can_focus=True):
         points.extend(_summary(run))
 
     def _compact_all(self) -> None:
-        """_compact_last_minute over every finished minute (after merging stored history)."""
-        if not self.points:
-            return
-        out: list[tuple[datetime, float]] = []
-        run: list[tuple[datetime, float]] = []
-        for point in self.points:
-            if run and _minute(run[-1][0]) != _minute(point[0]):
-                out.extend(_summary(run))
-                run = []
-            run.append(point)
-        out.extend(run)  # the current minute stays whole until it is over
-        self.points = deque(out)
+        """The same for every minute (after merging stored history). Compacting the
+        current minute early changes nothing: its first, lowest, highest and last prices
+        are still among what is kept when it ends."""
+        self.points = deque(p for _, run in groupby(self.points, key=lambda p: _minute(p[0]))
+                            for p in _summary(list(run)))
 
     def _trim(self) -> None:
         cutoff = self.clock() - HISTORY
