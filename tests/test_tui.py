@@ -800,3 +800,37 @@ async def test_live_prices_compact_each_minute_as_it_ends():
         assert len(kept) < 4 * 4 + 60  # three or four minutes began; only the last is whole
         assert min(kept) == min(prices) and max(kept) == max(prices)
         assert kept[0] == prices[0] and kept[-1] == prices[-1]
+
+
+async def test_switching_back_to_a_filter_renders_no_row_again(config, monkeypatch):
+    """The store pages a filter's rows as new Item objects each time: rows equal to ones
+    already rendered come from the row cache (a filter switch repainted every row)."""
+    items = sample_items(30)
+    pool = sorted(items, key=lambda i: (i.published, i.id or 0), reverse=True)
+
+    def pager(mode: str, offset: int, limit: int):  # fresh, equal objects, as the store gives
+        from tui.panes.headlines import passes
+        return [replace(i) for i in pool if passes(i, mode)][offset:offset + limit]
+
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one(HeadlineList)
+        headlines.set_pager(pager)
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        rows = []
+        real = HeadlineList._row
+        monkeypatch.setattr(HeadlineList, "_row", lambda self, *a: rows.append(a) or real(self, *a))
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        assert "Headlines · all" in screen_text(app)
+        assert rows == []
+        current = headlines.current
+        headlines.mark_read(current)  # an item that changed is rendered anew (each of its lines)
+        await pilot.pause()
+        assert rows and {row[0].id for row in rows} == {current.id}

@@ -360,3 +360,63 @@ async def test_price_ticks_repaint_only_changed_scenario_rows_and_the_screen_mat
         await pilot.press("5")
         await pilot.pause()
         assert on_screen() == rendered()
+
+
+async def test_scenario_rows_render_as_the_whole_pane_would_and_a_tick_renders_only_changed_rows(config, monkeypatch):
+    """The pane renders row by row (a price tick changes a few rows): every row, styles
+    included, is what Textual's render of the whole pane gives, in each state (live price,
+    a field being typed into, an error, a pane so narrow that rows wrap); and a tick renders
+    only the rows whose text changed."""
+    import tui.panes.scenario as scenario_module
+    from textual.strip import Strip
+    from textual.visual import Visual, visualize
+
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(ScenarioPane)
+
+        def rows() -> list[list]:
+            pane.render_lines(pane.content_region.reset_offset)  # as a frame does
+            return [list(pane.render_line(y)) for y in range(pane.size.height)]
+
+        def whole() -> list[list]:
+            # what Widget.render_line gives: the render's rows, then blank ones
+            strips = Visual.to_strips(pane, visualize(pane, pane.render()), pane.size.width,
+                                      pane.size.height, pane.visual_style)
+            blank = Strip.blank(pane.size.width, pane.visual_style.rich_style)
+            return [list(strip) for strip in strips] + [list(blank)] * (pane.size.height - len(strips))
+
+        app.sink(aggregate("116300"))
+        await pilot.pause()
+        assert rows() == whole()
+
+        renders = []
+        real = Visual.to_strips
+        monkeypatch.setattr(scenario_module.Visual, "to_strips",  # counting the pane's renders
+                            classmethod(lambda cls, widget, *a, **k: (widget is pane and renders.append(1))
+                                        or real(widget, *a, **k)))
+        before = pane.render().plain.split("\n")
+        app.sink(aggregate("97000.5"))
+        await pilot.pause()
+        after = pane.render().plain.split("\n")
+        changed = sum(1 for a, b in zip(before, after) if a != b)
+        assert 0 < changed < len(after) and len(renders) == changed
+        monkeypatch.undo()
+        assert rows() == whole()
+
+        app.switch_pane("scenario")
+        await pilot.press("7")  # typing into the allocation field: its own styles
+        await pilot.pause()
+        assert rows() == whole()
+        await pilot.press("escape")
+        pane.values["btc_price"] = None
+        pane.manual_price = True
+        pane.recompute()  # the error row
+        await pilot.pause()
+        assert "waiting for a BTC price" in pane.render().plain and rows() == whole()
+
+        await pilot.resize_terminal(28, 40)  # one pane at a time, rows too long: they wrap
+        app.switch_pane("scenario")
+        await pilot.pause()
+        assert any(len(line) > pane.size.width for line in pane.render().plain.split("\n"))
+        assert rows() == whole()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
@@ -38,6 +38,7 @@ from tui.panes.scenario import ScenarioPane
 from tui.panes.status import StatusBar
 
 if TYPE_CHECKING:  # the screens are imported when first opened: not on the first screen's path
+    from tui.collector import IdleCollector
     from tui.screens.health import HealthScreen
 
 log = logging.getLogger("policywatch.tui")
@@ -137,9 +138,13 @@ class PolicyWatchApp(App[int]):
                  badge: str = "", on_exit: Callable[[], Any] | None = None,
                  env: dict[str, str] | None = None, reload_config: bool = True,
                  stored_page: Callable[[], list[Item]] | None = None,
-                 on_first_frame: Callable[[], Any] | None = None) -> None:
+                 on_first_frame: Callable[[], Any] | None = None,
+                 on_engine_started: Callable[[], Any] | None = None,
+                 collector: IdleCollector | None = None) -> None:
         super().__init__()
         self.on_first_frame = on_first_frame  # called once the first frame is on screen
+        self.on_engine_started = on_engine_started  # called once the engine has started
+        self.collector = collector  # full GC collections while the reader is idle (tui.collector)
         self.stored_page = stored_page  # the store's newest page, shown before the engine is up
         self.config = config
         self.db_path = Path(db_path) if db_path is not None else None
@@ -215,9 +220,17 @@ class PolicyWatchApp(App[int]):
             self.run_worker(self._start_engine(), name="engine", group="engine", exclusive=True)
 
     def _tick_second(self) -> None:
-        """The clock and the price ages, in one frame."""
+        """The clock and the price ages, in one frame; a due full GC if the reader is idle."""
         self.status_bar.tick()
         self.price_pane.tick()
+        if self.collector is not None:
+            self.collector.tick()
+
+    async def on_event(self, event: events.Event) -> None:
+        if self.collector is not None and isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown,
+                                                              events.MouseScrollUp, events.Paste)):
+            self.collector.input()
+        await super().on_event(event)
 
     # ------------------------------------------------------------ the engine
 
@@ -237,6 +250,8 @@ class PolicyWatchApp(App[int]):
             headlines.pager = lambda mode, offset, limit: recent(
                 limit=limit, offset=offset, flagged_only=mode == "flagged", high_only=mode == "high")
         await self.engine.start()
+        if self.on_engine_started is not None:
+            self.on_engine_started()
         if self.reload_config and not self._engine_stopped and hasattr(self.engine, "apply_config"):
             from feeds.reload import ConfigWatcher
 

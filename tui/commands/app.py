@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from textual.theme import BUILTIN_THEMES
 
     from tui.app import PolicyWatchApp, check_ui  # textual only on this path
+    from tui.collector import IdleCollector
 
     try:
         check_ui(config, BUILTIN_THEMES)
@@ -82,12 +83,19 @@ def run(args: argparse.Namespace) -> int:
     _log_to_file(level, paths.state_dir() / "demo.log" if demo else None)
 
     # The demo's feeds replace the user's: reloading the user's file would swap them back.
+    collector = IdleCollector()
+
+    def start_gc() -> None:  # tui.cli paused the GC for the start-up
+        collector.install()
+        gc.enable()
+
     app = PolicyWatchApp(config, database, engine_factory=engine_factory(config, database), badge=badge,
                          reload_config=demo is None, stored_page=stored_page(database),
-                         on_first_frame=gc.enable)  # tui.cli paused the GC for the start-up
+                         on_first_frame=start_gc, on_engine_started=collector.freeze, collector=collector)
     try:
         result = app.run()
     finally:
+        collector.uninstall()
         if demo is not None:
             demo.stop()
     return int(result or 0)

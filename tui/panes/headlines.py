@@ -163,7 +163,8 @@ class HeadlineList(ScrollView, can_focus=True):
         self.new_above = 0  # arrived above the cursor while the reader was further down
         # Rendered rows by (item, sub-row, width, row height, cursor state, base style, day):
         # a batch that shifts the list, or a cursor move, re-renders only rows not seen yet.
-        self._strips: LRUCache[tuple, tuple[Item, Strip]] = LRUCache(1024)
+        self._strips: LRUCache[tuple, tuple[Item, Strip]] = LRUCache(256)
+        self._frame: tuple | None = None  # (width, top, base style, focused, today) while a frame renders
 
     # ------------------------------------------------------------ data (down)
 
@@ -424,11 +425,22 @@ class HeadlineList(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------ rendering
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """What every row of this frame shares, worked out once: the pane's style walks
+        the DOM on each read (a third of a cached row's cost), the date asks the clock."""
+        self._frame = (self.scrollable_content_region.width, int(self.scroll_offset.y), self.rich_style,
+                       self.has_focus, self.clock().astimezone().date())
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        line = y + int(self.scroll_offset.y)
+        width, top, base, focused, today = self._frame or (
+            self.scrollable_content_region.width, int(self.scroll_offset.y), self.rich_style,
+            self.has_focus, self.clock().astimezone().date())
+        line = y + top
         index, sub = divmod(line, self._row_height)
-        base = self.rich_style
         if not self.items:
             if line == 0:
                 message = "No headlines yet." if self.mode == "all" else f"No {self.mode} headlines."
@@ -437,11 +449,11 @@ class HeadlineList(ScrollView, can_focus=True):
         if index >= len(self.items):
             return Strip.blank(width, base)
         item = self.items[index]
-        state = ("focus" if self.has_focus else "blur") if index == self.cursor else ""
-        key = (identity(item), sub, width, self._row_height, state, base, self.clock().astimezone().date())
+        state = ("focus" if focused else "blur") if index == self.cursor else ""
+        key = (identity(item), sub, width, self._row_height, state, base, today)
         cached = self._strips.get(key)
-        if cached is not None and cached[0] is item:  # the same Item object: nothing it shows changed
-            return cached[1]
+        if cached is not None and (cached[0] is item or cached[0] == item):
+            return cached[1]  # nothing it shows changed (a filter switch pages equal items anew)
         row = self._row(item, sub, width)
         if state:
             cursor = self.get_component_rich_style(

@@ -15,7 +15,10 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region
+from textual.cache import LRUCache
 from textual.message import Message
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from feeds import scenario as sc
@@ -129,6 +132,9 @@ class ScenarioPane(Widget, can_focus=True):
         self.error: str | None = None
         self.computations = 0
         self._rows_shown: tuple[list[Text], Any] | None = None  # the rows on screen and the size they fit
+        # Each row rendered on its own, by its text and styles: a price tick changes 3 of the
+        # ~20 rows, and a render of the whole pane (every row through Rich) cost 3-4 ms.
+        self._row_strips: LRUCache[tuple, Strip] = LRUCache(64)
 
     # ------------------------------------------------------------ data (down)
 
@@ -208,7 +214,36 @@ class ScenarioPane(Widget, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._rows_shown = None
+        self._row_strips.clear()
         super().notify_style_update()
+
+    # ------------------------------------------------------------ rendering
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The rows for this frame, split once; a row that would wrap leaves the whole
+        pane to Textual's own render."""
+        size = self.content_region.size
+        if self._rows_shown is None or self._rows_shown[1] != size:
+            lines = self.render().split("\n", allow_blank=True)
+            fits = bool(size.width) and all(line.cell_len <= size.width for line in lines)
+            self._rows_shown = (list(lines), size) if fits else None
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        shown = self._rows_shown
+        if shown is None or shown[1] != self.content_region.size:
+            return super().render_line(y)
+        lines, size = shown
+        style = self.visual_style
+        if y >= len(lines):
+            return Strip.blank(size.width, style.rich_style)
+        line = lines[y]
+        key = (y, line.plain, tuple(line.spans), line.style, size.width, style)
+        strip = self._row_strips.get(key)
+        if strip is None:  # rendered alone it is row 0: its text-selection offsets say y
+            strip = Visual.to_strips(self, visualize(self, line), size.width, 1, style)[0].apply_offsets(0, y)
+            self._row_strips[key] = strip
+        return strip
 
     def on_mount(self) -> None:
         self.border_title = "Scenario"
