@@ -178,7 +178,8 @@ async def test_keys_recompute_without_visible_lag(config):
 
 
 async def test_price_shows_big_digits_change_sources_and_direction(config):
-    app = PolicyWatchApp(config, clock=clock)
+    now = [NOW]
+    app = PolicyWatchApp(config, clock=lambda: now[0])
     async with app.run_test(size=(170, 40)) as pilot:
         pane = app.query_one(PricePane)
         app.sink(aggregate("116300.00"))
@@ -192,7 +193,12 @@ async def test_price_shows_big_digits_change_sources_and_direction(config):
         await pilot.pause()
         assert digits.has_class("-up") and not digits.has_class("-down")
         assert digits.has_class("-flash")  # lit for a moment, like a ticker
-        await pilot.pause(0.8)
+        now[0] += timedelta(seconds=0.3)
+        app._tick_second()  # the once-a-second tick puts it out, in its own frame...
+        assert digits.has_class("-flash")  # ...once it has been lit for 0.4 s at least
+        now[0] += timedelta(seconds=1)
+        app._tick_second()
+        await pilot.pause()
         assert not digits.has_class("-flash") and digits.has_class("-up")
         assert "tick +50.50" in screen_text(app)
         app.sink(aggregate("116200.00", change="-0.40"))

@@ -87,6 +87,9 @@ def _while_composed(method):
     return guarded
 
 
+FLASH = 0.4  # seconds the digits stay lit at least after a move
+
+
 class PricePane(Vertical, can_focus=True):
     """Shows the aggregate price; `show`, `source_update`, `history`, `stream` feed it."""
 
@@ -132,7 +135,7 @@ class PricePane(Vertical, can_focus=True):
         self.errors: dict[str, str] = {}
         self.streams: dict[str, bool] = {}
         self.repaints = 0
-        self._flash_timer = None
+        self._flash_since: datetime | None = None  # when the digits lit up (tick() puts them out)
 
     def compose(self) -> ComposeResult:
         yield Digits("—", id="price-digits")
@@ -185,7 +188,9 @@ class PricePane(Vertical, can_focus=True):
         self._render_all()
 
     def _flash(self) -> None:
-        """A ticker's blink: the background lights up for a moment on each move."""
+        """A ticker's blink: the background lights up on each move and goes out on the
+        first once-a-second tick at least FLASH seconds later (0.4-1.4 s): in that tick's
+        frame, not in a frame of its own (bench/idle.py: a third of the idle frames)."""
         if not self.is_mounted:
             return
         try:
@@ -193,9 +198,7 @@ class PricePane(Vertical, can_focus=True):
         except NoMatches:  # removed in a shutdown: the new price is still kept
             return
         digits.add_class("-flash")
-        if self._flash_timer is not None:
-            self._flash_timer.stop()
-        self._flash_timer = self.set_timer(0.6, lambda: digits.remove_class("-flash"))
+        self._flash_since = self.clock()
 
     @_while_composed
     def source_update(self, update: PriceUpdate) -> None:
@@ -403,7 +406,10 @@ class PricePane(Vertical, can_focus=True):
 
     @_while_composed
     def tick(self) -> None:
-        """Once a second: the ages of the ticks and the staleness warning."""
+        """Once a second: the ages of the ticks, the staleness warning, the flash's end."""
+        if self._flash_since is not None and (self.clock() - self._flash_since).total_seconds() >= FLASH:
+            self._flash_since = None
+            self.query_one("#price-digits", Digits).remove_class("-flash")
         self._tick_clock()
 
     def _tick_clock(self) -> None:
