@@ -53,46 +53,52 @@ async def test_wide_layout_puts_three_panes_side_by_side(config):
         assert "policywatch" in text.splitlines()[0] and "15:30:00" in text.splitlines()[0]
 
 
-async def test_footer_keys_follow_the_focused_pane_without_identical_rebuilds(config):
-    """The footer shows its keys from the first frame; an update of the bindings that
-    changes nothing it shows keeps its widgets, a move to another pane rebuilds them."""
-    from textual.widgets import Footer
+async def test_key_bar_follows_the_focused_pane_and_repaints_only_on_a_change(config):
+    """The key bar shows the focused pane's keys from the first frame, the command
+    palette's on the right; an update of the bindings that changes nothing repaints nothing."""
+    from tui.panes.footer import KeyBar
 
     app = make_app(config)
     async with app.run_test(size=(140, 40)) as pilot:
-        footer = app.screen.query_one(Footer)
-        keys = list(footer.children)
-        assert keys and "Flagged" in screen_text(app).splitlines()[-1]
+        bar = app.screen.query_one(KeyBar)
+        keys = bar.keys
+        last = screen_text(app).splitlines()[-1]
+        assert "f Flagged" in last and last.rstrip().endswith("^p Commands")
+        bar._repaint_required = False
         app.screen.refresh_bindings()
         await pilot.pause()
-        assert list(footer.children) == keys  # the same widgets: no rebuild
+        assert bar.keys is keys and not bar._repaint_required
         await pilot.press("tab", "tab")  # to the scenario pane: its own keys
         await pilot.pause()
-        assert list(footer.children) != keys
         last = screen_text(app).splitlines()[-1]
-        assert "Flagged" not in last and "Quit" in last
+        assert bar.keys != keys and "Flagged" not in last and "p Pool" in last and "Quit" in last
+        await pilot.resize_terminal(60, 20)  # too narrow for all: the palette's key stays
+        await pilot.pause()
+        last = screen_text(app).splitlines()[-1]
+        assert last.rstrip().endswith("^p Commands") and "Quit" not in last
 
 
-async def test_footer_keys_are_born_with_the_footer_compact_value_and_still_follow_it(config):
-    """tui.panes.footer sets its keys' compact value before they mount (no restyles at
-    start-up): they show the footer's value, the command palette's key keeps its own, and
-    the data binding still carries a change."""
-    from textual.widgets import Footer
-    from textual.widgets._footer import FooterKey
+async def test_key_bar_click_presses_the_key_and_hover_highlights_it(config):
+    from textual.command import CommandPalette
+
+    from tui.panes.footer import KeyBar
 
     app = make_app(config)
     async with app.run_test(size=(140, 40)) as pilot:
-        footer = app.screen.query_one(Footer)
-        keys = list(footer.query(FooterKey))
-        palette = [k for k in keys if k.has_class("-command-palette")]
-        bound = [k for k in keys if not k.has_class("-command-palette")]
-        assert len(palette) == 1 and len(bound) >= 5
-        assert palette[0].compact and palette[0].has_class("-compact")
-        assert not footer.compact
-        assert all(not k.compact and not k.has_class("-compact") for k in bound)
-        footer.compact = True
+        bar = app.screen.query_one(KeyBar)
+        last = screen_text(app).splitlines()[-1]
+        x = last.index("f Flagged")
+        plain = [seg.style for seg in bar.render_line(0)]
+        await pilot.hover(KeyBar, offset=(x + 1, 0))
         await pilot.pause()
-        assert all(k.compact and k.has_class("-compact") for k in bound)
+        assert bar.hover is not None and bar.hover.key == "f" and bar.tooltip == "Flagged"
+        assert [seg.style for seg in bar.render_line(0)] != plain  # drawn highlighted
+        await pilot.click(KeyBar, offset=(x + 1, 0))
+        await pilot.pause()
+        assert app.query_one(HeadlineList).mode == "flagged"
+        await pilot.click(KeyBar, offset=(last.index("^p") + 1, 0))
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
 
 
 async def test_on_first_frame_runs_once_with_the_first_screen_shown(config):

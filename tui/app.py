@@ -31,7 +31,7 @@ from feeds.model import (AggregatePrice, Alert, AlertRaised, ConfigReloaded, Fee
 from tui import safe
 from tui.messages import (AlertArrived, ConfigChanged, FeedStatusChanged, ItemsArrived, OtherEvent, PriceChanged,
                           PriceHistoryLoaded, SourceTicked, StreamChanged)
-from tui.panes.footer import Footer
+from tui.panes.footer import KeyBar
 from tui.panes.headlines import HeadlineList
 from tui.panes.price import PricePane, money
 from tui.panes.scenario import ScenarioPane
@@ -199,7 +199,7 @@ class PolicyWatchApp(App[int]):
             self.set_keymap(self.keymap)
         headlines = self.query_one(HeadlineList)
         self.screen.set_focus(headlines)  # now, so that the footer composes for it
-        await self.mount(Footer())
+        await self.mount(KeyBar())
         self.query_one(PaneTabs).show(self.active_pane)
         self.query_one(StatusBar).set_health(self.feed_states.values())
         self.set_interval(1, self._tick_second)

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from feeds.model import Item
 from tui import safe
+from tui.panes.footer import KeyBar
 from tui.panes.headlines import HeadlineList, priority
 
 Source = tuple[str, "str | None", datetime]
@@ -103,7 +104,7 @@ class DetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-body"):
             yield Static(detail_text(self.item, self.sources), id="detail-text")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         body = self.query_one("#detail-body")

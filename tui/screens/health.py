@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from feeds.model import FeedState
 from tui import safe
+from tui.panes.footer import KeyBar
 from tui.panes.status import health_summary
 
 
@@ -62,7 +63,7 @@ class HealthScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(Text("Feed health"), id="health-summary")
         yield DataTable(id="health-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from tui.panes.footer import KeyBar
 
 Section = tuple[str, Sequence[Binding]]
 
@@ -66,7 +68,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body"):
             yield Static(Text("policywatch keys  (ctrl+p: command palette, themes)", "bold"))
             yield Static(help_table(self.sections, self.keymap), id="help-table")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         body = self.query_one("#help-body")

@@ -10,9 +10,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from feeds.model import Item
+from tui.panes.footer import KeyBar
 from tui.panes.headlines import HeadlineList
 
 Search = Callable[[str], list[Item]]
@@ -41,7 +42,7 @@ class SearchScreen(Screen[None]):
                     id="search-input")
         yield Static(Text("Type and press enter."), id="search-status")
         yield HeadlineList(id="search-results")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
