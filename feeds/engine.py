@@ -31,7 +31,7 @@ log = logging.getLogger("policywatch.engine")
 Sink = Callable[[Any], None]
 # (url, feed name, etag, last_modified) -> (FetchResult, classified items or None if not modified)
 FetchParse = Callable[[str, str, "str | None", "str | None"], Awaitable[tuple[FetchResult, "tuple[Item, ...] | None"]]]
-INITIAL_ITEMS = 500
+INITIAL_ITEMS = 200  # the newest stored page handed over at start; the list pages the rest (200 at a time)
 RETENTION_EVERY = 24 * 3600.0  # seconds between prunes of old items ([store] retention_days)
 SMALL_RESPONSE = 16_384  # bytes; below this a worker round trip costs more than the parse
 

@@ -86,13 +86,13 @@ async def test_the_stored_page_is_on_the_first_frame_and_the_engine_follows(writ
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = app.query_one("#headlines", HeadlineList)
         await until(pilot, lambda: bool(seen_by_engine))
-        assert seen_by_engine == [(500, "Stored headline number 00599 about markets",
-                                   "Headlines · all · 500+ · ● 500")]
+        assert seen_by_engine == [(FIRST_PAGE, "Stored headline number 00599 about markets",
+                                   f"Headlines · all · {FIRST_PAGE}+ · ● {FIRST_PAGE}")]
         await pilot.press("down", "down")
         await until(pilot, lambda: app.engine is not None and headlines.pager is not None)
         await pilot.pause()
         assert headlines.current.title == "Stored headline number 00597 about markets"
-        assert headlines.border_title == "Headlines · all · 500+ · ● 500"
+        assert headlines.border_title == f"Headlines · all · {FIRST_PAGE}+ · ● {FIRST_PAGE}"
         assert "Stored headline number 00599 about markets" in screen_text(app)
 
 
@@ -116,11 +116,11 @@ async def test_a_thousand_stored_items_are_paged_not_loaded(write_config, tmp_pa
         headlines = app.query_one("#headlines", HeadlineList)
         await until(pilot, lambda: len(headlines.items) > 0)
         await pilot.pause()
-        assert len(headlines.items) == 500  # the engine's hand-over, used as it is
-        assert "all · 500+" in headlines.border_title
+        assert len(headlines.items) == FIRST_PAGE  # the engine's hand-over, used as it is
+        assert f"all · {FIRST_PAGE}+" in headlines.border_title
         for _ in range(3):
             await pilot.press("pagedown")
-        assert len(headlines.items) == 500  # scrolling a little loads nothing more
+        assert len(headlines.items) == FIRST_PAGE  # scrolling a little loads nothing more
         await pilot.press("f", "a")  # a filter change reloads a page at a time
         assert len(headlines.items) == PAGE
         await pilot.press("G")

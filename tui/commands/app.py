@@ -31,7 +31,7 @@ def engine_factory(config, database):
     return make
 
 
-FIRST_PAGE = 500  # feeds.engine.INITIAL_ITEMS: the page the engine hands over (tests hold them equal)
+FIRST_PAGE = 200  # feeds.engine.INITIAL_ITEMS: the page the engine hands over (tests hold them equal)
 
 
 def stored_page(database):
