@@ -191,14 +191,14 @@ class PolicyWatchApp(App[int]):
             yield self.headlines
             yield self.price_pane
             yield self.scenario_pane
-        # The footer is mounted in on_mount, once the headlines have focus: composed then,
-        # it shows their keys in the first frame instead of rebuilding a frame later.
+        # The key bar is mounted in on_mount, once the headlines have focus: it shows their
+        # keys in the first frame instead of redrawing a frame later.
 
     async def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
         headlines = self.query_one(HeadlineList)
-        self.screen.set_focus(headlines)  # now, so that the footer composes for it
+        self.screen.set_focus(headlines)  # now, so that the key bar shows their keys from the start
         await self.mount(KeyBar())
         self.query_one(PaneTabs).show(self.active_pane)
         self.query_one(StatusBar).set_health(self.feed_states.values())

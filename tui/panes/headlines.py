@@ -163,6 +163,7 @@ class HeadlineList(ScrollView, can_focus=True):
         self.new_above = 0  # arrived above the cursor while the reader was further down
         # Rendered rows by (item, sub-row, width, row height, cursor state, base style, day):
         # a batch that shifts the list, or a cursor move, re-renders only rows not seen yet.
+        # A few screens' worth: each Strip carries a dozen objects the cyclic GC walks.
         self._strips: LRUCache[tuple, tuple[Item, Strip]] = LRUCache(256)
         self._frame: tuple | None = None  # (width, top, base style, focused, today) while a frame renders
 
