@@ -24,7 +24,7 @@ from feeds.model import AlertRaised, ConfigReloaded, FeedState, FeedStatus, Item
 from feeds.parse import ParseError, parse_feed
 from feeds.scheduler import PollScheduler, next_delay
 from feeds.store import RULES_COMPLETE, Store, StoreWriter, WriterClosed
-from feeds.workers import make_executor, parse_and_classify, with_classification
+from feeds.workers import classified, make_executor, parse_and_classify
 
 log = logging.getLogger("policywatch.engine")
 
@@ -170,10 +170,7 @@ class Engine:
         return None if self.classifier is None else self.classifier.fingerprint
 
     def classify(self, items: list[Item] | tuple[Item, ...]) -> list[Item]:
-        if self.classifier is None:
-            return list(items)
-        classify = self.classifier.classify
-        return [with_classification(item, classify(item.title, item.summary)) for item in items]
+        return classified(items, self.classifier)
 
     def reclassify_stored(self) -> int:
         """Classify stored items whose rules fingerprint differs from the current rules

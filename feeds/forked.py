@@ -32,7 +32,7 @@ from feeds.config import FetchConfig
 from feeds.fetch import FetchError, Fetcher, FetchResult
 from feeds.model import Item
 from feeds.parse import ParseError, parse_feed
-from feeds.workers import _send_records_as_tuples, with_classification
+from feeds.workers import _send_records_as_tuples, classified
 
 _HEADER = struct.Struct("!I")
 _READ_LIMIT = 1 << 20
@@ -51,8 +51,7 @@ async def fetch_parse_classify(fetcher: Fetcher, classifier: Any, url: str, name
         return result, None
     items = parse_feed(result.body, name, result.content_type, result.url).items
     if classifier is not None and items:
-        classify = classifier.classify
-        items = tuple(with_classification(i, classify(i.title, i.summary)) for i in items)
+        items = tuple(classified(items, classifier))
     return replace(result, body=b""), items
 
 

@@ -13,6 +13,7 @@ import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 import operator
 from dataclasses import fields, replace
+from typing import Any, Iterable
 
 from feeds.config import ClassifierConfig
 from feeds.model import Classification, Item, Match
@@ -71,13 +72,20 @@ def with_classification(item: Item, classification: Classification) -> Item:
     return Item(*values)
 
 
+def classified(items: Iterable[Item], classifier: Any) -> list[Item]:
+    """Each item with the classifier's result (no classifier: the items as they are)."""
+    if classifier is None:
+        return list(items)
+    classify = classifier.classify
+    return [with_classification(i, classify(i.title, i.summary)) for i in items]
+
+
 def parse_and_classify(body: bytes, feed: str, content_type: str | None, url: str | None) -> ParsedFeed:
     """parse_feed, then classify every item with the worker's classifier (if any)."""
     parsed = parse_feed(body, feed, content_type, url)
     if _classifier is None:
         return parsed
-    classify = _classifier.classify
-    return replace(parsed, items=tuple(with_classification(i, classify(i.title, i.summary)) for i in parsed.items))
+    return replace(parsed, items=tuple(classified(parsed.items, _classifier)))
 
 
 def _start_resource_tracker() -> None:

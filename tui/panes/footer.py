@@ -104,15 +104,17 @@ class KeyBar(Widget, can_focus=False):
         base = self.rich_style
         if y != 0 or not width:
             return Strip.blank(width, base)
+        blank = Style(bgcolor=base.bgcolor)  # the bar's own background, as Textual's Footer fills it
         left: list[Segment] = []
         right: list[Segment] = []
         spans: list[tuple[int, int, Key]] = []
+        palette: Key | None = None
         x = 0
         for key in self.keys:
             if key.palette:
-                cells = self._cells(key, base) + [Segment(" ", Style(bgcolor=base.bgcolor))]  # its padding
+                palette = key
                 sep = Segment("▏", base + self.get_component_rich_style("key-bar--separator"))
-                right = [sep, *cells]
+                right = [sep, *self._cells(key, base), Segment(" ", blank)]  # its padding
                 continue
             cells = self._cells(key, base)
             cell_len = sum(s.cell_length for s in cells)
@@ -121,13 +123,10 @@ class KeyBar(Widget, can_focus=False):
             x += cell_len
         right_len = sum(s.cell_length for s in right)
         room = max(0, width - right_len)
-        blank = Style(bgcolor=base.bgcolor)  # the bar's own background, as Textual's Footer fills it
         line = Strip(left).crop(0, room).extend_cell_length(room, blank)
-        if right:
-            start = room
-            palette = next(k for k in self.keys if k.palette)
+        if palette is not None:
             spans = [(a, min(b, room), k) for a, b, k in spans if a < room]
-            spans.append((start + 1, width, palette))
+            spans.append((room + 1, width, palette))
             line = Strip.join([line, Strip(right)]).crop(0, width)
         self.spans = spans
         return line

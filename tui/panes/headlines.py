@@ -429,17 +429,18 @@ class HeadlineList(ScrollView, can_focus=True):
     def render_lines(self, crop: Region) -> list[Strip]:
         """What every row of this frame shares, worked out once: the pane's style walks
         the DOM on each read (a third of a cached row's cost), the date asks the clock."""
-        self._frame = (self.scrollable_content_region.width, int(self.scroll_offset.y), self.rich_style,
-                       self.has_focus, self.clock().astimezone().date())
+        self._frame = self._frame_values()
         try:
             return super().render_lines(crop)
         finally:
             self._frame = None
 
+    def _frame_values(self) -> tuple:
+        return (self.scrollable_content_region.width, int(self.scroll_offset.y), self.rich_style,
+                self.has_focus, self.clock().astimezone().date())
+
     def render_line(self, y: int) -> Strip:
-        width, top, base, focused, today = self._frame or (
-            self.scrollable_content_region.width, int(self.scroll_offset.y), self.rich_style,
-            self.has_focus, self.clock().astimezone().date())
+        width, top, base, focused, today = self._frame or self._frame_values()
         line = y + top
         index, sub = divmod(line, self._row_height)
         if not self.items:

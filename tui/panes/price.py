@@ -190,7 +190,7 @@ class PricePane(Vertical, can_focus=True):
     def _flash(self) -> None:
         """A ticker's blink: the background lights up on each move and goes out on the
         first once-a-second tick at least FLASH seconds later (0.4-1.4 s): in that tick's
-        frame, not in a frame of its own (bench/idle.py: a third of the idle frames)."""
+        frame, not in a frame of its own (bench/idle.py: a fifth of the idle frames)."""
         if not self.is_mounted:
             return
         try:

@@ -198,16 +198,20 @@ class ScenarioPane(Widget, can_focus=True):
         if not self.is_mounted or not region.width:
             self.refresh()
             return
-        lines = self.render().split("\n", allow_blank=True)
+        lines = self._rows_that_fit(region.size)
         shown, size = self._rows_shown or (None, None)
-        fits = all(line.cell_len <= region.width for line in lines)
-        if shown is None or size != region.size or len(shown) != len(lines) or not fits:
+        if shown is None or size != region.size or lines is None or len(shown) != len(lines):
             self.refresh()
         else:
             for y, (before, after) in enumerate(zip(shown, lines)):
                 if before != after:
                     super().refresh(Region(0, y, region.width, 1))
-        self._rows_shown = (list(lines), region.size) if fits else None
+        self._rows_shown = (lines, region.size) if lines is not None else None
+
+    def _rows_that_fit(self, size) -> list[Text] | None:
+        """The rendered rows, or None if one is wider than the pane (it would wrap)."""
+        lines = list(self.render().split("\n", allow_blank=True))
+        return lines if size.width and all(line.cell_len <= size.width for line in lines) else None
 
     def on_resize(self) -> None:
         self._rows_shown = None
@@ -224,9 +228,8 @@ class ScenarioPane(Widget, can_focus=True):
         pane to Textual's own render."""
         size = self.content_region.size
         if self._rows_shown is None or self._rows_shown[1] != size:
-            lines = self.render().split("\n", allow_blank=True)
-            fits = bool(size.width) and all(line.cell_len <= size.width for line in lines)
-            self._rows_shown = (list(lines), size) if fits else None
+            lines = self._rows_that_fit(size)
+            self._rows_shown = (lines, size) if lines is not None else None
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
