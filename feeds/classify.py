@@ -653,7 +653,8 @@ class Classifier:
             cache.clear()
         if not summary:
             summary = ""
-        if "&" in title or "&" in summary:
+        # an "&" that starts no entity ("S&P 500", "M&A", "& more") leaves the text as it is
+        if ("&" in title and _ENTITY.search(title)) or ("&" in summary and _ENTITY.search(summary)):
             cache[cache_key] = result = self._classify_general(title, summary)
             return result
         if not title.isascii():
