@@ -756,10 +756,11 @@ async def test_a_day_of_streamed_prices_keeps_the_chart_small_and_its_extremes_e
     from decimal import Decimal
 
     from textual.app import App
-    from textual.widgets import Sparkline, Static
+    from textual.widgets import Static
 
     from feeds.model import PriceHistory, PriceTick
     from tests.tuikit import aggregate
+    from tui.panes.chart import PriceChart
     from tui.panes.price import PricePane
 
     class One(App):
@@ -781,7 +782,7 @@ async def test_a_day_of_streamed_prices_keeps_the_chart_small_and_its_extremes_e
         values = [p for _, p in pane.points]
         assert min(values) == 91_234.0 and max(values) == 103_456.0
         assert pane.points[0] == raw[0]  # the first price of the day is kept for the 24 h change
-        assert list(pane.query_one("#price-spark", Sparkline).data) == values
+        assert list(pane.query_one("#price-spark", PriceChart).data) == values
         assert "91,234" in str(pane.query_one("#price-range", Static).render())
         assert "103,456" in str(pane.query_one("#price-range", Static).render())
 

@@ -6,11 +6,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from textual.app import App
+from textual.geometry import Region
 from textual.widgets import Digits, Sparkline
 
 from feeds.model import NewItems, PriceHistory, PriceStreamStatus, PriceUpdate
-from tests.tuikit import NOW, aggregate, clock, offline_config, sample_items, screen_text, tick
+from tests.tuikit import NOW, aggregate, clock, fixed_tz, offline_config, sample_items, screen_text, tick
 from tui.app import PolicyWatchApp
+from tui.panes.chart import PriceChart
 from tui.panes.price import PricePane
 from tui.panes.scenario import FIELD_KEYS, ScenarioPane
 
@@ -195,7 +198,7 @@ async def test_price_shows_big_digits_change_sources_and_direction(config):
         assert digits.has_class("-flash")  # lit for a moment, like a ticker
         now[0] += timedelta(seconds=0.3)
         app._tick_second()  # the once-a-second tick puts it out, in its own frame...
-        assert digits.has_class("-flash")  # ...once it has been lit for 0.4 s at least
+        assert digits.has_class("-flash")  # ...once no move has come for a second
         now[0] += timedelta(seconds=1)
         app._tick_second()
         await pilot.pause()
@@ -271,7 +274,7 @@ async def test_sparkline_shows_the_stored_24h(config):
         app.sink(PriceHistory("BTC-USD", history))
         app.sink(aggregate("117880"))
         await pilot.pause()
-        spark = app.query_one("#price-spark", Sparkline)
+        spark = app.query_one("#price-spark", PriceChart)
         assert len(spark.data) == 289 and spark.data[0] == 115000.0 and spark.data[-1] == 117880.0
         assert "24h lo 115,000  hi 117,880" in screen_text(app)
 
@@ -339,6 +342,34 @@ async def test_one_clock_moves_the_status_clock_and_the_price_ages(config):
         await pilot.pause()
         assert (NOW + timedelta(seconds=5)).astimezone().strftime("%H:%M:%S") in screen_text(app).splitlines()[0]
         assert " 7s" in app.query_one("#price-sources").render().plain
+
+
+@pytest.mark.parametrize("width, clock", [
+    (140, "Thu 07 Aug  15:30:00 UTC"),  # room for all: the clock flush right
+    (80, "Thu 07 Aug  15:30:00"),  # the zone goes first
+    (68, "15:30:00"),  # then the date
+    (60, None),  # then the clock; the left part stays whole
+])
+async def test_the_status_line_fits_the_clock_to_the_room_left(config, monkeypatch, width, clock):
+    """The status line keeps the name, health and ticker whole and gives the clock what
+    room is left, dropping the zone, then the date (a rendered Text wrapped instead, and
+    at 60 columns showed "Thu" and nothing of the time)."""
+    fixed_tz(monkeypatch)
+    app = PolicyWatchApp(config, clock=lambda: NOW)
+    async with app.run_test(size=(width, 24)) as pilot:
+        app.sink(aggregate("116300.00"))
+        await pilot.pause()
+        app.sink(aggregate("116200.00"))
+        await pilot.pause()
+        line = screen_text(app).splitlines()[0]
+        assert len(line) == width
+        left = line.split("BTC 116,200.00 ▼")[0]
+        assert left.startswith(" policywatch  ") and "feeds" in left  # the left part whole
+        if clock is None:
+            assert line.rstrip().endswith("▼")  # nothing after the ticker, no piece of a clock
+        else:
+            assert line.endswith(clock + " ")  # flush right, one space of padding kept
+            assert clock.endswith("UTC") or "UTC" not in line
 
 
 async def test_price_ticks_repaint_only_changed_scenario_rows_and_the_screen_matches(config):
@@ -426,3 +457,61 @@ async def test_scenario_rows_render_as_the_whole_pane_would_and_a_tick_renders_o
         await pilot.pause()
         assert any(len(line) > pane.size.width for line in pane.render().plain.split("\n"))
         assert rows() == whole()
+
+
+class _Charts(App):
+    """Textual's Sparkline and the price chart side by side, styled alike."""
+
+    CSS = """
+    Sparkline, PriceChart { width: 1fr; background: $panel; }
+    Sparkline > .sparkline--max-color, PriceChart > .sparkline--max-color { color: $success; }
+    Sparkline > .sparkline--min-color, PriceChart > .sparkline--min-color { color: $error 70%; }
+    """
+
+    def compose(self):
+        yield Sparkline([])
+        yield PriceChart()
+
+
+def _cells(strips) -> list[list[tuple[str, object]]]:
+    return [[(ch, seg.style) for seg in strip for ch in seg.text] for strip in strips]
+
+
+@pytest.mark.parametrize("height", [1, 3])
+async def test_the_price_chart_draws_what_textuals_sparkline_draws(height):
+    """Cell for cell, styles included, on data shorter and longer than the chart is wide,
+    flat, one value, none, negative and a day of streamed prices."""
+    import random
+
+    rnd = random.Random(5)
+    day = [116000 + rnd.gauss(0, 300) for _ in range(5800)]
+    cases = [[], [5.0], [3.0, 3.0], [1.0, 2.0], [rnd.random() for _ in range(10)], [-5.0, -1.0, -3.0, 0.5] * 30,
+             day, day[:33], day[:32], day[:31]]
+    app = _Charts()
+    async with app.run_test(size=(100, 10)) as pilot:
+        spark, chart = app.query_one(Sparkline), app.query_one(PriceChart)
+        for width in (1, 7, 31, 32, 45):
+            spark.styles.width = chart.styles.width = width
+            spark.styles.height = chart.styles.height = height
+            for data in cases:
+                spark.data = data
+                chart.set_data(data)
+                await pilot.pause()
+                region = Region(0, 0, width, height)
+                assert chart.size == (width, height)
+                assert _cells(chart.render_lines(region)) == _cells(spark.render_lines(region)), (width, len(data))
+
+
+async def test_a_price_that_leaves_the_chart_as_it_was_repaints_nothing():
+    app = _Charts()
+    async with app.run_test(size=(100, 10)) as pilot:
+        chart = app.query_one(PriceChart)
+        chart.styles.width = 32
+        data = [116000.0 + (i % 50) for i in range(5000)]
+        chart.set_data(data)
+        await pilot.pause()
+        chart._repaint_required = False
+        chart.set_data(data + [116010.0])  # inside the range, into a bucket whose top it does not change
+        assert not chart._repaint_required
+        chart.set_data(data + [117000.0])  # a new high: every column is rescaled
+        assert chart._repaint_required

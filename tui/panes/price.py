@@ -19,10 +19,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.containers import Vertical
-from textual.widgets import Digits, Sparkline, Static
+from textual.widgets import Digits, Static
 
 from feeds.model import AggregatePrice, PriceHistory, PriceStreamStatus, PriceTick, PriceUpdate
 from tui import safe
+from tui.panes.chart import PriceChart
 
 HISTORY = timedelta(hours=24)
 
@@ -87,7 +88,11 @@ def _while_composed(method):
     return guarded
 
 
-FLASH = 0.4  # seconds the digits stay lit at least after a move
+# Seconds without a move before the digits go out: a price that moves every second keeps
+# them lit (in its direction's colour) instead of putting them out in the clock's frame and
+# lighting them again in the next price's (bench/idle.py: the clock's frame then drew the
+# digits, and with them everything between the status line and the digits).
+FLASH = 1.0
 
 
 class PricePane(Vertical, can_focus=True):
@@ -141,7 +146,7 @@ class PricePane(Vertical, can_focus=True):
         yield Digits("—", id="price-digits")
         yield Static(Text("—"), id="price-small")
         yield Static(Text(""), id="price-change")
-        yield Sparkline([], id="price-spark")
+        yield PriceChart(id="price-spark")
         yield Static(Text(""), id="price-range")
         yield Static(Text(""), id="price-sources")
         yield Static(Text(""), id="price-warn")
@@ -188,9 +193,9 @@ class PricePane(Vertical, can_focus=True):
         self._render_all()
 
     def _flash(self) -> None:
-        """A ticker's blink: the background lights up on each move and goes out on the
-        first once-a-second tick at least FLASH seconds later (0.4-1.4 s): in that tick's
-        frame, not in a frame of its own (bench/idle.py: a fifth of the idle frames)."""
+        """A ticker's light: the background lights up on a move and goes out on the first
+        once-a-second tick at least FLASH seconds after the last move (1-2 s): in that
+        tick's frame, not in a frame of its own (bench/idle.py: a fifth of the idle frames)."""
         if not self.is_mounted:
             return
         try:
@@ -314,7 +319,7 @@ class PricePane(Vertical, can_focus=True):
         if not self.is_mounted:
             return
         values = [p for _, p in self.points]
-        self.query_one("#price-spark", Sparkline).data = values
+        self.query_one("#price-spark", PriceChart).set_data(values)
         line = Text()
         if values:
             span = self.points[-1][0] - self.points[0][0]
