@@ -56,6 +56,7 @@ class PriceChart(Widget):
         super().__init__(id=id, classes=classes)
         self.data: Sequence[float] = ()
         self._shown: tuple | None = None  # (width, columns or the count of values) drawn last
+        self._styles: tuple | None = None  # (what they were worked out for, each column's style)
 
     def set_data(self, data: Sequence[float]) -> None:
         """New values: a repaint only if the columns they make differ from those shown."""
@@ -89,12 +90,16 @@ class PriceChart(Widget):
             return Strip.blank(width, Style(bgcolor=base.bgcolor))  # as Textual pads the Sparkline's empty rows
         bar_segments = len(BARS) * height - 1
         low, high = i * len(BARS), (i + 1) * len(BARS)
+        # a column's style is the same in every row: work each out once per drawing
+        key = (cols, base, min_color, max_color)
+        if self._styles is None or self._styles[0] != key:
+            self._styles = (key, [base + Style.from_color(blend_colors(min_color, max_color, ratio)) for ratio in cols])
+        styles = self._styles[1]
         segments = []
-        for ratio in cols:
+        for ratio, style in zip(cols, styles):
             bar_index = int(ratio * bar_segments)
             if bar_index < low:
                 segments.append(Segment(" ", base))
-                continue
-            bar = "█" if bar_index >= high else BARS[bar_index % len(BARS)]
-            segments.append(Segment(bar, base + Style.from_color(blend_colors(min_color, max_color, ratio))))
+            else:
+                segments.append(Segment("█" if bar_index >= high else BARS[bar_index % len(BARS)], style))
         return Strip(segments, width).simplify()
