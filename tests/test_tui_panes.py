@@ -279,6 +279,23 @@ async def test_sparkline_shows_the_stored_24h(config):
         assert "24h lo 115,000  hi 117,880" in screen_text(app)
 
 
+async def test_an_unchanged_price_does_not_repaint_the_digits(config):
+    """Every poll reports the price, most often the same: the big digits (about a
+    millisecond to draw) repaint only when their text changes."""
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(PricePane)
+        pane.show(aggregate("116300.00"))
+        await pilot.pause()
+        digits = pane.query_one("#price-digits", Digits)
+        digits._repaint_required = False
+        pane.show(aggregate("116300.00"))
+        assert not digits._repaint_required
+        shown = digits.value
+        pane.show(aggregate("116301.00"))
+        assert digits._repaint_required and digits.value != shown
+
+
 async def test_a_burst_of_ticks_is_one_repaint(config):
     app = PolicyWatchApp(config, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:

@@ -172,7 +172,9 @@ class PricePane(Vertical, can_focus=True):
         text = money(price)
         if price is not None and len(text) * 3 > width:
             text = money(price, 0)
-        digits.update(text if price is not None else "-")
+        shown = text if price is not None else "-"
+        if shown != digits.value:  # Digits.update repaints (~1 ms) even when the text is the same
+            digits.update(shown)
         self.set_class(len(text) * 3 > width, "-compact")
 
     # ------------------------------------------------------------ data (down)
