@@ -14,6 +14,7 @@ from feeds.model import NewItems, PriceHistory, PriceStreamStatus, PriceUpdate
 from tests.tuikit import NOW, aggregate, clock, fixed_tz, offline_config, sample_items, screen_text, tick
 from tui.app import PolicyWatchApp
 from tui.panes.chart import PriceChart
+from tui.panes.digits import PriceDigits
 from tui.panes.price import PricePane
 from tui.panes.scenario import FIELD_KEYS, ScenarioPane
 
@@ -532,3 +533,34 @@ async def test_a_price_that_leaves_the_chart_as_it_was_repaints_nothing():
         assert not chart._repaint_required
         chart.set_data(data + [117000.0])  # a new high: every column is rescaled
         assert chart._repaint_required
+
+
+class _DigitPair(App):
+    CSS = """
+    Digits { width: auto; color: $text; }
+    Digits.-up { color: $text-success; }
+    Digits.-flash { background: $success 25%; }
+    Digits.-bold { text-style: bold; }
+    Digits.-wide { width: 40; }
+    """
+
+    def compose(self):
+        yield Digits("")
+        yield PriceDigits("")
+
+
+@pytest.mark.parametrize("classes", ["", "-up", "-up -flash", "-bold", "-wide -up"])
+async def test_the_price_digits_draw_what_textuals_digits_draw(classes):
+    """Cell for cell, styles (and the offset Textual gives the rows) included."""
+    app = _DigitPair()
+    async with app.run_test(size=(100, 12)) as pilot:
+        plain, ours = app.query_one("Digits"), app.query_one(PriceDigits)
+        for widget in (plain, ours):
+            widget.set_classes(classes)
+        for value in ("116,300.00", "97,000", "-", "—", "1.5e3 $€", "0123456789+-^x:ABCDEF$£€()", ""):
+            plain.update(value)
+            ours.update(value)
+            await pilot.pause()
+            assert ours.size == plain.size
+            region = Region(0, 0, *plain.size)
+            assert _cells(ours.render_lines(region)) == _cells(plain.render_lines(region)), (classes, value)

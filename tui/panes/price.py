@@ -24,6 +24,7 @@ from textual.widgets import Digits, Static
 from feeds.model import AggregatePrice, PriceHistory, PriceStreamStatus, PriceTick, PriceUpdate
 from tui import safe
 from tui.panes.chart import PriceChart
+from tui.panes.digits import PriceDigits
 
 HISTORY = timedelta(hours=24)
 
@@ -143,7 +144,7 @@ class PricePane(Vertical, can_focus=True):
         self._flash_since: datetime | None = None  # when the digits lit up (tick() puts them out)
 
     def compose(self) -> ComposeResult:
-        yield Digits("—", id="price-digits")
+        yield PriceDigits("—", id="price-digits")
         yield Static(Text("—"), id="price-small")
         yield Static(Text(""), id="price-change")
         yield PriceChart(id="price-spark")
