@@ -564,3 +564,52 @@ async def test_the_price_digits_draw_what_textuals_digits_draw(classes):
             assert ours.size == plain.size
             region = Region(0, 0, *plain.size)
             assert _cells(ours.render_lines(region)) == _cells(plain.render_lines(region)), (classes, value)
+
+
+async def test_remembered_component_styles_follow_a_theme_change(config):
+    """The panes keep their component styles between repaints (Textual recomputed them
+    on every repaint: ~1 ms a price tick); a new theme still reaches what they draw."""
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.sink(aggregate("116300.00"))
+        await pilot.pause()
+        scenario, price = app.query_one(ScenarioPane), app.query_one(PricePane)
+        before = (scenario.component("scenario--label"), price.component("price--muted"))
+        assert scenario.component("scenario--label") is before[0]  # remembered
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        after = (scenario.component("scenario--label"), price.component("price--muted"))
+        assert after[0] != before[0] and after[1] != before[1]
+        app.sink(aggregate("116400.00"))
+        await pilot.pause()
+        row = next(strip for strip in scenario.render_lines(Region(0, 0, *scenario.size))
+                   if "Pool" in "".join(s.text for s in strip))
+        label = next(s for s in row if "Pool" in s.text)
+        assert label.style.color == after[0].color  # drawn in the new theme's colour
+
+
+async def test_a_price_that_turns_round_restyles_the_digits_once(config):
+    """Direction and light change in one go: each change of classes restyles the widget
+    (~1 ms), and a turn used to make four changes across the two price widgets."""
+    app = PolicyWatchApp(config, clock=clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = app.query_one(PricePane)
+        pane.show(aggregate("116300.00"))
+        pane.show(aggregate("116400.00"))
+        await pilot.pause()
+        digits, small = pane.query_one("#price-digits", Digits), pane.query_one("#price-small")
+        assert digits.has_class("-up", "-flash")
+        restyles = {digits: 0, small: 0}
+        for widget in restyles:
+            original = widget.update_node_styles
+
+            def counted(*args, widget=widget, original=original, **kwargs):
+                restyles[widget] += 1
+                return original(*args, **kwargs)
+
+            widget.update_node_styles = counted
+        pane.show(aggregate("116200.00"))  # turns down
+        assert restyles == {digits: 1, small: 1}
+        assert digits.has_class("-down", "-flash") and not digits.has_class("-up")
+        pane.show(aggregate("116100.00"))  # still down, still lit: nothing to restyle
+        assert restyles == {digits: 1, small: 1}

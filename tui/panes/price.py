@@ -23,6 +23,7 @@ from textual.widgets import Digits, Static
 
 from feeds.model import AggregatePrice, PriceHistory, PriceStreamStatus, PriceTick, PriceUpdate
 from tui import safe
+from tui.panes.component_styles import ComponentStyles
 from tui.panes.chart import PriceChart
 from tui.panes.digits import PriceDigits
 
@@ -96,7 +97,7 @@ def _while_composed(method):
 FLASH = 1.0
 
 
-class PricePane(Vertical, can_focus=True):
+class PricePane(ComponentStyles, Vertical, can_focus=True):
     """Shows the aggregate price; `show`, `source_update`, `history`, `stream` feed it."""
 
     ALLOW_MAXIMIZE = True
@@ -199,14 +200,7 @@ class PricePane(Vertical, can_focus=True):
         """A ticker's light: the background lights up on a move and goes out on the first
         once-a-second tick at least FLASH seconds after the last move (1-2 s): in that
         tick's frame, not in a frame of its own (bench/idle.py: a fifth of the idle frames)."""
-        if not self.is_mounted:
-            return
-        try:
-            digits = self.query_one("#price-digits", Digits)
-        except NoMatches:  # removed in a shutdown: the new price is still kept
-            return
-        digits.add_class("-flash")
-        self._flash_since = self.clock()
+        self._flash_since = self.clock()  # _render_all, next, lights the digits
 
     @_while_composed
     def source_update(self, update: PriceUpdate) -> None:
@@ -270,7 +264,7 @@ class PricePane(Vertical, can_focus=True):
             self.points.popleft()
 
     def _style(self, name: str):
-        return self.get_component_rich_style(f"price--{name}")
+        return self.component(f"price--{name}")
 
     def _render_all(self) -> None:
         if not self.is_mounted:
@@ -282,14 +276,21 @@ class PricePane(Vertical, can_focus=True):
         digits = self.query_one("#price-digits", Digits)
         small = self.query_one("#price-small", Static)
         update_line(small, Text(f"{self.symbol} {text}"))
-        for widget in (digits, small):
-            widget.set_class(self.direction > 0, "-up")
-            widget.set_class(self.direction < 0, "-down")
+        self._set_classes(digits, small)
         self._fit_digits()
         self._render_change()
         self._render_chart()
         self._render_sources()
         self._render_warnings()
+
+    def _set_classes(self, digits: Digits, small: Static) -> None:
+        """Direction and light in one change of classes per widget: each change restyles
+        the widget (about 1 ms), and a price that turns round changed four (bench/idle.py)."""
+        lit = {"-up": self.direction > 0, "-down": self.direction < 0}
+        for widget, wanted in ((digits, {**lit, "-flash": self._flash_since is not None}), (small, lit)):
+            classes = (set(widget.classes) - wanted.keys()) | {name for name, on in wanted.items() if on}
+            if classes != widget.classes:
+                widget.set_classes(classes)
 
     def _change_24h(self) -> Decimal | None:
         agg = self.aggregate
@@ -417,7 +418,7 @@ class PricePane(Vertical, can_focus=True):
         """Once a second: the ages of the ticks, the staleness warning, the flash's end."""
         if self._flash_since is not None and (self.clock() - self._flash_since).total_seconds() >= FLASH:
             self._flash_since = None
-            self.query_one("#price-digits", Digits).remove_class("-flash")
+            self._set_classes(self.query_one("#price-digits", Digits), self.query_one("#price-small", Static))
         self._tick_clock()
 
     def _tick_clock(self) -> None:

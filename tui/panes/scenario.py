@@ -24,6 +24,7 @@ from textual.widget import Widget
 from feeds import scenario as sc
 from feeds.config import ScenarioConfig
 from tui import safe
+from tui.panes.component_styles import ComponentStyles
 
 TENTH = Decimal("0.1")
 ONE = Decimal(1)
@@ -71,7 +72,7 @@ def count(value: Decimal | None, places: int = 0) -> str:
     return "—" if value is None else f"{value:,.{places}f}"
 
 
-class ScenarioPane(Widget, can_focus=True):
+class ScenarioPane(ComponentStyles, Widget, can_focus=True):
     """"If X% of the $8.7T in 401(k) plans went into bitcoin at today's price..." """
 
     ALLOW_MAXIMIZE = True
@@ -431,7 +432,7 @@ class ScenarioPane(Widget, can_focus=True):
         return out
 
     def _compose_text(self, compact: bool) -> Text:
-        style = self.get_component_rich_style
+        style = self.component
         out = Text(no_wrap=False, overflow="fold")
         for index, field in enumerate(FIELDS):
             selected = index == self.selected and self.has_focus
@@ -454,7 +455,7 @@ class ScenarioPane(Widget, can_focus=True):
         return out
 
     def _render_result(self, out: Text, result: sc.ScenarioResult, compact: bool = False) -> None:
-        style = self.get_component_rich_style
+        style = self.component
         muted, big, value = style("scenario--muted"), style("scenario--big"), style("scenario--output")
         i = result.inputs
         out.append("Inflow ", muted)

@@ -13,6 +13,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from feeds.model import FeedState
+from tui.panes.component_styles import ComponentStyles
 
 
 def health_summary(states: Iterable[FeedState]) -> tuple[str, str]:
@@ -33,7 +34,7 @@ def health_summary(states: Iterable[FeedState]) -> tuple[str, str]:
     return text, level
 
 
-class StatusBar(Widget):
+class StatusBar(ComponentStyles, Widget):
     """One line, docked at the top. The clock ticks once a second (a fixed clock in tests)."""
 
     DEFAULT_CSS = """
@@ -89,7 +90,7 @@ class StatusBar(Widget):
         key = (base, self.badge, self.health, self.ticker)
         if self._left_cache is not None and self._left_cache[0] == key:
             return self._left_cache[1]
-        style = self.get_component_rich_style
+        style = self.component
         segments = [Segment(" policywatch", base + style("status--name"))]
         if self.badge:
             segments += [Segment("  ", base), Segment(f" {self.badge} ", base + style("status--badge"))]
@@ -121,7 +122,7 @@ class StatusBar(Widget):
         clock_len = cell_len(clock)
         line = Strip(left, left_len).crop(0, width - clock_len).extend_cell_length(width - clock_len, base)
         if clock:
-            line = Strip.join([line, Strip([Segment(clock, base + self.get_component_rich_style("status--clock"))],
+            line = Strip.join([line, Strip([Segment(clock, base + self.component("status--clock"))],
                                            clock_len)])
         return line
 
