@@ -589,8 +589,9 @@ async def test_remembered_component_styles_follow_a_theme_change(config):
 
 
 async def test_a_price_that_turns_round_restyles_the_digits_once(config):
-    """Direction and light change in one go: each change of classes restyles the widget
-    (~1 ms), and a turn used to make four changes across the two price widgets."""
+    """Direction and light change in one go, on the form of the price on screen: each
+    change of classes restyles the widget (~1 ms), and a turn used to make four changes
+    across the two forms."""
     app = PolicyWatchApp(config, clock=clock)
     async with app.run_test(size=(140, 40)) as pilot:
         pane = app.query_one(PricePane)
@@ -609,7 +610,11 @@ async def test_a_price_that_turns_round_restyles_the_digits_once(config):
 
             widget.update_node_styles = counted
         pane.show(aggregate("116200.00"))  # turns down
-        assert restyles == {digits: 1, small: 1}
+        assert restyles == {digits: 1, small: 0}  # the one-line form is hidden: left as it was
         assert digits.has_class("-down", "-flash") and not digits.has_class("-up")
         pane.show(aggregate("116100.00"))  # still down, still lit: nothing to restyle
-        assert restyles == {digits: 1, small: 1}
+        assert restyles == {digits: 1, small: 0}
+        pane.styles.width = 16  # too thin for the digits: the one-line form shows, up to date
+        await pilot.pause()
+        assert pane.has_class("-compact") and small.has_class("-down") and not small.has_class("-up")
+        assert "BTC-USD 116,100.00" in str(small.render())

@@ -165,19 +165,25 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         self._render_sources()
 
     def _fit_digits(self) -> None:
-        """Digits take 3 columns a character: drop the cents, then fall back to one line."""
+        """Digits take 3 columns a character: drop the cents, then fall back to one line.
+        Only the form on screen is kept up to date (the other is hidden, and updating and
+        restyling it cost about a millisecond a tick); it catches up when it shows."""
         if not self.is_mounted:
             return
         price = self.aggregate.price if self.aggregate else None
         width = self.content_region.width
-        digits = self.query_one("#price-digits", Digits)
         text = money(price)
-        if price is not None and len(text) * 3 > width:
-            text = money(price, 0)
-        shown = text if price is not None else "-"
-        if shown != digits.value:  # Digits.update repaints (~1 ms) even when the text is the same
-            digits.update(shown)
-        self.set_class(len(text) * 3 > width, "-compact")
+        compact = len(text) * 3 > width and len(money(price, 0)) * 3 > width if price is not None \
+            else len(text) * 3 > width
+        if compact:
+            update_line(self.query_one("#price-small", Static), Text(f"{self.symbol} {text}"))
+        else:
+            digits = self.query_one("#price-digits", Digits)
+            shown = "-" if price is None else text if len(text) * 3 <= width else money(price, 0)
+            if shown != digits.value:  # Digits.update repaints (~1 ms) even when the text is the same
+                digits.update(shown)
+        self.set_class(compact, "-compact")
+        self._set_classes(compact)
 
     # ------------------------------------------------------------ data (down)
 
@@ -270,27 +276,24 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         if not self.is_mounted:
             return
         self.repaints += 1
-        agg = self.aggregate
-        price = agg.price if agg else None
-        text = money(price)
-        digits = self.query_one("#price-digits", Digits)
-        small = self.query_one("#price-small", Static)
-        update_line(small, Text(f"{self.symbol} {text}"))
-        self._set_classes(digits, small)
         self._fit_digits()
         self._render_change()
         self._render_chart()
         self._render_sources()
         self._render_warnings()
 
-    def _set_classes(self, digits: Digits, small: Static) -> None:
-        """Direction and light in one change of classes per widget: each change restyles
-        the widget (about 1 ms), and a price that turns round changed four (bench/idle.py)."""
+    def _set_classes(self, compact: bool) -> None:
+        """Direction and light of the price on screen, in one change of classes: each
+        change restyles the widget (about 1 ms), and a price that turned round changed
+        four, two of them on the hidden form (bench/idle.py)."""
         lit = {"-up": self.direction > 0, "-down": self.direction < 0}
-        for widget, wanted in ((digits, {**lit, "-flash": self._flash_since is not None}), (small, lit)):
-            classes = (set(widget.classes) - wanted.keys()) | {name for name, on in wanted.items() if on}
-            if classes != widget.classes:
-                widget.set_classes(classes)
+        if compact:
+            widget, wanted = self.query_one("#price-small", Static), lit
+        else:
+            widget, wanted = self.query_one("#price-digits", Digits), {**lit, "-flash": self._flash_since is not None}
+        classes = (set(widget.classes) - wanted.keys()) | {name for name, on in wanted.items() if on}
+        if classes != widget.classes:
+            widget.set_classes(classes)
 
     def _change_24h(self) -> Decimal | None:
         agg = self.aggregate
@@ -418,7 +421,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         """Once a second: the ages of the ticks, the staleness warning, the flash's end."""
         if self._flash_since is not None and (self.clock() - self._flash_since).total_seconds() >= FLASH:
             self._flash_since = None
-            self._set_classes(self.query_one("#price-digits", Digits), self.query_one("#price-small", Static))
+            self._set_classes(self.has_class("-compact"))
         self._tick_clock()
 
     def _tick_clock(self) -> None:
