@@ -14,10 +14,11 @@ from typing import Any, Mapping
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.cache import LRUCache
 from textual.message import Message
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
@@ -231,7 +232,26 @@ class ScenarioPane(ComponentStyles, Widget, can_focus=True):
         if self._rows_shown is None or self._rows_shown[1] != size:
             lines = self._rows_that_fit(size)
             self._rows_shown = (lines, size) if lines is not None else None
+        if self._rows_shown is not None:
+            self._draw_new_rows(*self._rows_shown)
         return super().render_lines(crop)
+
+    @staticmethod
+    def _row_key(y: int, line: Text, width: int, style: VisualStyle) -> tuple:
+        return (y, line.plain, tuple(line.spans), line.style, width, style)
+
+    def _draw_new_rows(self, lines: list[Text], size: Size) -> None:
+        """Every row not drawn before, in one pass through Textual's renderer: most of a
+        pass is set-up, and a price tick changes six or seven rows (bench/idle.py)."""
+        style = self.visual_style
+        new = [(y, line, key) for y, line in enumerate(lines)
+               if (key := self._row_key(y, line, size.width, style)) not in self._row_strips]
+        if not new:
+            return
+        joined = Text("\n").join(line for _, line, _ in new)
+        strips = Visual.to_strips(self, visualize(self, joined), size.width, len(new), style)
+        for (y, _, key), strip in zip(new, strips):
+            self._row_strips[key] = strip.apply_offsets(0, y)  # the text-selection offsets of row y
 
     def render_line(self, y: int) -> Strip:
         shown = self._rows_shown
@@ -241,12 +261,11 @@ class ScenarioPane(ComponentStyles, Widget, can_focus=True):
         style = self.visual_style
         if y >= len(lines):
             return Strip.blank(size.width, style.rich_style)
-        line = lines[y]
-        key = (y, line.plain, tuple(line.spans), line.style, size.width, style)
+        key = self._row_key(y, lines[y], size.width, style)
         strip = self._row_strips.get(key)
-        if strip is None:  # rendered alone it is row 0: its text-selection offsets say y
-            strip = Visual.to_strips(self, visualize(self, line), size.width, 1, style)[0].apply_offsets(0, y)
-            self._row_strips[key] = strip
+        if strip is None:
+            self._draw_new_rows(lines, size)
+            strip = self._row_strips[key]
         return strip
 
     def on_mount(self) -> None:
