@@ -317,6 +317,14 @@ class _Plan(NamedTuple):
 # ---------------------------------------------------------------- the classifier
 
 
+# A plan pays off when its combination of matched texts comes again; an item with many
+# matches is most likely a combination of its own (real feed items, title and summary: 1
+# match at the median, 6 at the 90th percentile, 11 at the 99th), and planning one costs
+# ~1.7x classifying it directly (bench/reload.py's generated items, ~19 matches each:
+# 71 vs 43 us each). Items with more matches than this are classified without a plan.
+PLAN_MAX_MATCHES = 8
+
+
 class Classifier:
     """Compiled rules. Build once with from_config; classify() is pure and cached."""
 
@@ -529,11 +537,8 @@ class Classifier:
         else:
             scan = _scan_text(_lower(cased))
         if scan.isascii():  # the fast path's bytes regex matches ASCII text the same
-            parts = self._split_bytes(scan.encode())
-            texts = [text[1:].decode() for text in parts[1::2]]
-            ends = list(accumulate(map(len, parts)))
-            positions = [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)]
-        elif _UNSPACED.search(scan) is None:
+            return self._hits_of_parts(self._split_bytes(scan.encode()), cased, len(t_norm) + 1, t_index, s_index)
+        if _UNSPACED.search(scan) is None:
             parts = self._split(scan)
             texts = [text[1:] for text in parts[1::2]]
             ends = list(accumulate(map(len, parts)))
@@ -545,6 +550,16 @@ class Classifier:
         if not texts:
             return None
         return self._hits(texts, positions, cased, len(t_norm) + 1, t_index, s_index)
+
+    def _hits_of_parts(self, parts: list[bytes], cased: str, title_end: int, t_index: list[int] | None,
+                       s_index: list[int] | None) -> _Hits | None:
+        """_hits for the pieces the bytes regex split ASCII scan text into."""
+        if len(parts) == 1:
+            return None
+        ends = list(accumulate(map(len, parts)))
+        return self._hits([text[1:].decode() for text in parts[1::2]],
+                          [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)],
+                          cased, title_end, t_index, s_index)
 
     def _hits(self, texts: list[str], positions: list[tuple[int, int]], cased: str, title_end: int,
               t_index: list[int] | None, s_index: list[int] | None) -> _Hits | None:
@@ -672,6 +687,10 @@ class Classifier:
         parts = self._split_bytes(cased.encode().translate(_SCAN_LOWER_BYTES))
         if len(parts) == 1:
             cache[cache_key] = result = self._empty
+            return result
+        if len(parts) > 2 * PLAN_MAX_MATCHES + 1:  # a combination unlikely to come again: no plan
+            found = self._hits_of_parts(parts, cased, len(title) + 1, None, None)
+            cache[cache_key] = result = self._empty if found is None else self._result(found)
             return result
         # parts alternate text between matches and matches (each with its space in front),
         # so the running lengths alternate match starts and ends

@@ -136,6 +136,32 @@ def test_a_bare_ampersand_takes_the_fast_path():
         fresh.classify("SEC &amp; DOL issue crypto guidance", "")
 
 
+def test_items_with_many_matches_skip_the_plan_and_classify_the_same():
+    """Items with more than PLAN_MAX_MATCHES matched texts (bench/reload.py's generated
+    feeds are dense with rule terms) are classified without a plan, with the reference's
+    results; items with fewer still get plans."""
+    from bench.feedgen import rss
+    from feeds import classify as module
+
+    def matched_texts(title: str, summary: str) -> int:
+        scan = (" " + title + "\x00 " + summary).encode().translate(module._SCAN_LOWER_BYTES)
+        return len(fresh._split_bytes(scan)) // 2
+
+    fresh = Classifier.from_config(SHIPPED)
+    dense = [(it.title, it.summary) for n in range(6) for it in parse_xml_feed(rss(n, 40), f"f{n}").items]
+    dense = [p for p in dense if matched_texts(*p) > module.PLAN_MAX_MATCHES]
+    sparse = [(it["title"], it["summary"]) for it in bench.generate(300, 3)]
+    assert len(dense) > 100 and all(matched_texts(*p) <= module.PLAN_MAX_MATCHES for p in sparse)
+    new, ref = both()
+    assert_same(dense + sparse, new, ref, explain=False)
+    for title, summary in dense:
+        fresh.classify(title, summary)
+    assert not fresh._meanings and not fresh._plans  # no plan made for them
+    for title, summary in sparse:
+        fresh.classify(title, summary)
+    assert fresh._meanings
+
+
 # ---------------------------------------------------------------- generated text
 
 def _rule_words(cfg: ClassifierConfig) -> list[str]:
