@@ -17,6 +17,7 @@ from tui.panes.chart import PriceChart
 from tui.panes.digits import PriceDigits
 from tui.panes.price import PricePane
 from tui.panes.scenario import FIELD_KEYS, ScenarioPane
+from tui.panes.status import StatusBar
 
 
 @pytest.fixture
@@ -575,6 +576,12 @@ async def test_remembered_component_styles_follow_a_theme_change(config):
         app.sink(aggregate("116300.00"))
         await pilot.pause()
         scenario, price = app.query_one(ScenarioPane), app.query_one(PricePane)
+        status = app.query_one(StatusBar)
+
+        def name_colour():
+            return next(s for s in status.render_line(0) if "policywatch" in s.text).style.color
+
+        status_before = name_colour()
         before = (scenario.component("scenario--label"), price.component("price--muted"))
         assert scenario.component("scenario--label") is before[0]  # remembered
         app.theme = "textual-light" if app.theme != "textual-light" else "nord"
@@ -587,6 +594,7 @@ async def test_remembered_component_styles_follow_a_theme_change(config):
                    if "Pool" in "".join(s.text for s in strip))
         label = next(s for s in row if "Pool" in s.text)
         assert label.style.color == after[0].color  # drawn in the new theme's colour
+        assert name_colour() != status_before  # the status line's kept segments too
 
 
 async def test_a_price_that_turns_round_restyles_the_digits_once(config):

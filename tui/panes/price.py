@@ -172,14 +172,14 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
             return
         price = self.aggregate.price if self.aggregate else None
         width = self.content_region.width
-        text = money(price)
-        compact = len(text) * 3 > width and len(money(price, 0)) * 3 > width if price is not None \
-            else len(text) * 3 > width
+        full = money(price)
+        fitted = money(price, 0) if price is not None and len(full) * 3 > width else full
+        compact = len(fitted) * 3 > width
         if compact:
-            update_line(self.query_one("#price-small", Static), Text(f"{self.symbol} {text}"))
+            update_line(self.query_one("#price-small", Static), Text(f"{self.symbol} {full}"))
         else:
             digits = self.query_one("#price-digits", Digits)
-            shown = "-" if price is None else text if len(text) * 3 <= width else money(price, 0)
+            shown = fitted if price is not None else "-"
             if shown != digits.value:  # Digits.update repaints (~1 ms) even when the text is the same
                 digits.update(shown)
         self.set_class(compact, "-compact")

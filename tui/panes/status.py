@@ -104,6 +104,10 @@ class StatusBar(ComponentStyles, Widget):
         self._left_cache = (key, left)
         return left
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._left_cache = None  # drawn in the old styles
+
     def render_line(self, y: int) -> Strip:
         """One line drawn directly (Textual's path for a rendered Text took ~1.5 ms, in every
         frame that moves the clock or the ticker): the left part, then the clock flush
