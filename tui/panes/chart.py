@@ -12,13 +12,22 @@ from __future__ import annotations
 
 from typing import ClassVar, Sequence
 
+from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
-from textual.renderables._blend_colors import blend_colors
 from textual.strip import Strip
 from textual.widget import Widget
 
 BARS = "▁▂▃▄▅▆▇█"
+
+
+def blend_colors(low: Color, high: Color, ratio: float) -> Color:
+    """The colour `ratio` of the way from `low` to `high`, as the Sparkline blends them
+    (Textual's own helper lives in a private module)."""
+    if low.triplet is None or high.triplet is None:
+        return high
+    (r1, g1, b1), (r2, g2, b2) = low.triplet, high.triplet
+    return Color.from_rgb(r1 + (r2 - r1) * ratio, g1 + (g2 - g1) * ratio, b1 + (b2 - b1) * ratio)
 
 
 def columns(data: Sequence[float], width: int) -> tuple[float, ...] | None:
