@@ -627,3 +627,32 @@ async def test_a_price_that_turns_round_restyles_the_digits_once(config):
         await pilot.pause()
         assert pane.has_class("-compact") and small.has_class("-down") and not small.has_class("-up")
         assert "BTC-USD 116,100.00" in str(small.render())
+
+
+async def test_the_status_line_never_writes_control_characters():
+    """The status line draws its own segments, past Textual's renderer: control
+    characters in any of its texts are shown (␛), never sent to the terminal."""
+    from rich.text import Text
+
+    class One(App):
+        def compose(self):
+            yield StatusBar(badge="DE\x1b[2JMO", clock=lambda: NOW, ticking=False)
+
+    app = One()
+    async with app.run_test(size=(100, 3)) as pilot:
+        bar = app.query_one(StatusBar)
+        bar.set_ticker(Text.assemble(("BTC\x1b]52;c;aGk=\x07 ", "dim"), ("116,300.00 ▲", "green")))
+        await pilot.pause()
+        line = "".join(segment.text for segment in bar.render_line(0))
+        assert "\x1b" not in line and "\x07" not in line
+        assert "DE␛[2JMO" in line and "BTC␛]52;c;aGk=" in line  # (Rich drops the BEL itself)
+
+
+async def test_the_price_digits_never_write_control_characters():
+    app = _DigitPair()
+    async with app.run_test(size=(100, 12)) as pilot:
+        ours = app.query_one(PriceDigits)
+        ours.update("1\x1b[2J2")
+        await pilot.pause()
+        rows = ["".join(s.text for s in ours.render_line(y)) for y in range(3)]
+        assert not any("\x1b" in row for row in rows) and "␛" in rows[2]

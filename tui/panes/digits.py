@@ -14,6 +14,8 @@ from textual.renderables.digits import Digits as DigitsRenderable
 from textual.strip import Strip
 from textual.widgets import Digits
 
+from tui import safe
+
 _OFFSET = Style(meta={"offset": (0, 0)})  # what Textual's renderable adds to each row
 
 
@@ -26,7 +28,7 @@ def glyph_rows(text: str, bold: bool) -> tuple[str, str, str]:
         if position < 0:
             rows[0].append(" ")
             rows[1].append(" ")
-            rows[2].append(character)
+            rows[2].append(safe.clean(character))  # drawn past Textual's renderer: no raw controls
         else:
             for row, glyph in zip(rows, font[position:position + 3]):
                 row.append(glyph.ljust(3))

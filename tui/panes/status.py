@@ -13,6 +13,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from feeds.model import FeedState
+from tui import safe
 from tui.panes.component_styles import ComponentStyles
 
 
@@ -100,6 +101,9 @@ class StatusBar(ComponentStyles, Widget):
             segments.append(Segment("   ", base))
             segments += [Segment(text, base + self.app.console.get_style(span_style) if span_style else base)
                          for text, span_style in _pieces(self.ticker)]
+        # drawn without Textual's renderer, which would strip control characters: shown as
+        # ␛ and the like instead (none of these texts come from outside today; kept so)
+        segments = [Segment(safe.clean(segment.text), segment.style) for segment in segments]
         left = (segments, sum(s.cell_length for s in segments))
         self._left_cache = (key, left)
         return left
