@@ -582,12 +582,21 @@ async def test_remembered_component_styles_follow_a_theme_change(config):
             return next(s for s in status.render_line(0) if "policywatch" in s.text).style.color
 
         status_before = name_colour()
+        chart = app.query_one(PriceChart)
+        chart.set_data([116000.0, 116500.0, 116200.0, 117000.0])
+        await pilot.pause()
+
+        def chart_colours():  # the chart's backgrounds: its own, drawn under every cell
+            return {s.style.bgcolor for y in range(chart.size.height) for s in chart.render_line(y)}
+
+        chart_before = chart_colours()
         before = (scenario.component("scenario--label"), price.component("price--muted"))
         assert scenario.component("scenario--label") is before[0]  # remembered
         app.theme = "textual-light" if app.theme != "textual-light" else "nord"
         await pilot.pause()
         after = (scenario.component("scenario--label"), price.component("price--muted"))
         assert after[0] != before[0] and after[1] != before[1]
+        assert chart_colours() == {chart.rich_style.bgcolor} != chart_before  # the chart's kept rows, same data
         app.sink(aggregate("116400.00"))
         await pilot.pause()
         row = next(strip for strip in scenario.render_lines(Region(0, 0, *scenario.size))

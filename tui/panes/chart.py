@@ -64,8 +64,8 @@ class PriceChart(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.data: Sequence[float] = ()
-        self._shown: tuple | None = None  # (width, columns or the count of values) drawn last
-        self._styles: tuple | None = None  # (what they were worked out for, each column's style)
+        self._shown: tuple | None = None  # (size, columns or the count of values) drawn last
+        self._rows: tuple | None = None  # (the _shown they were drawn from, the rows)
 
     def set_data(self, data: Sequence[float]) -> None:
         """New values: a repaint only if the columns they make differ from those shown."""
@@ -76,39 +76,47 @@ class PriceChart(Widget):
             self.refresh()
 
     def _columns(self) -> tuple:
-        width = self.size.width
+        width, height = self.size
         cols = columns(self.data, width)
-        return (width, cols if cols is not None else len(self.data))
+        return ((width, height), cols if cols is not None else len(self.data))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._rows = None  # drawn in the old colours
 
     def render_line(self, y: int) -> Strip:
         # Textual keeps the rows drawn until the next refresh: this runs after a change only
-        if self._shown is None or self._shown[0] != self.size.width:
+        if self._shown is None or self._shown[0] != (self.size.width, self.size.height):
             self._shown = self._columns()
+        if self._rows is None or self._rows[0] is not self._shown:
+            self._rows = (self._shown, self._draw(self._shown[1]))
+        rows = self._rows[1]
+        return rows[y] if y < len(rows) else Strip.blank(self.size.width, self.rich_style)
+
+    def _draw(self, cols: tuple[float, ...] | int) -> list[Strip]:
+        """Every row at once: the styles are worked out once for all of them."""
         width, height = self.size
-        cols = self._shown[1]
         base = self.rich_style
         _, background = self.background_colors
         min_color = (background + self.get_component_styles("sparkline--min-color").color).rich_color
         max_color = (background + self.get_component_styles("sparkline--max-color").color).rich_color
-        i = height - 1 - y  # the Sparkline counts rows from the bottom
         if not isinstance(cols, tuple):
+            blank = Strip.blank(width, Style(bgcolor=base.bgcolor))  # as Textual pads the Sparkline's empty rows
             if cols == 1:
-                return Strip([Segment("█" * width, base + Style.from_color(max_color))], width)
-            if i == 0:
-                return Strip([Segment("▁" * width, base + Style.from_color(min_color))], width)
-            return Strip.blank(width, Style(bgcolor=base.bgcolor))  # as Textual pads the Sparkline's empty rows
+                return [Strip([Segment("█" * width, base + Style.from_color(max_color))], width)] * height
+            return [blank] * (height - 1) + [Strip([Segment("▁" * width, base + Style.from_color(min_color))], width)]
+        styles = [base + Style.from_color(blend_colors(min_color, max_color, ratio)) for ratio in cols]
         bar_segments = len(BARS) * height - 1
-        low, high = i * len(BARS), (i + 1) * len(BARS)
-        # a column's style is the same in every row: work each out once per drawing
-        key = (cols, base, min_color, max_color)
-        if self._styles is None or self._styles[0] != key:
-            self._styles = (key, [base + Style.from_color(blend_colors(min_color, max_color, ratio)) for ratio in cols])
-        styles = self._styles[1]
-        segments = []
-        for ratio, style in zip(cols, styles):
-            bar_index = int(ratio * bar_segments)
-            if bar_index < low:
-                segments.append(Segment(" ", base))
-            else:
-                segments.append(Segment("█" if bar_index >= high else BARS[bar_index % len(BARS)], style))
-        return Strip(segments, width).simplify()
+        rows = []
+        for y in range(height):
+            i = height - 1 - y  # the Sparkline counts rows from the bottom
+            low, high = i * len(BARS), (i + 1) * len(BARS)
+            segments = []
+            for ratio, style in zip(cols, styles):
+                bar_index = int(ratio * bar_segments)
+                if bar_index < low:
+                    segments.append(Segment(" ", base))
+                else:
+                    segments.append(Segment("█" if bar_index >= high else BARS[bar_index % len(BARS)], style))
+            rows.append(Strip(segments, width).simplify())
+        return rows
