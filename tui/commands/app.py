@@ -82,13 +82,13 @@ def run(args: argparse.Namespace) -> int:
         badge = ""
     _log_to_file(level, paths.state_dir() / "demo.log" if demo else None)
 
-    # The demo's feeds replace the user's: reloading the user's file would swap them back.
     collector = IdleCollector()
 
     def start_gc() -> None:  # tui.cli paused the GC for the start-up
         collector.install()
         gc.enable()
 
+    # The demo's feeds replace the user's: reloading the user's file would swap them back.
     app = PolicyWatchApp(config, database, engine_factory=engine_factory(config, database), badge=badge,
                          reload_config=demo is None, stored_page=stored_page(database),
                          on_first_frame=start_gc, on_engine_started=collector.freeze, collector=collector)

@@ -134,8 +134,8 @@ class ScenarioPane(ComponentStyles, Widget, can_focus=True):
         self.error: str | None = None
         self.computations = 0
         self._rows_shown: tuple[list[Text], Any] | None = None  # the rows on screen and the size they fit
-        # Each row rendered on its own, by its text and styles: a price tick changes 3 of the
-        # ~20 rows, and a render of the whole pane (every row through Rich) cost 3-4 ms.
+        # Rendered rows by their text and styles: a price tick changes a few of the ~20 rows,
+        # and a render of the whole pane (every row through Rich) cost 3-4 ms.
         self._row_strips: LRUCache[tuple, Strip] = LRUCache(64)
 
     # ------------------------------------------------------------ data (down)
@@ -232,8 +232,6 @@ class ScenarioPane(ComponentStyles, Widget, can_focus=True):
         if self._rows_shown is None or self._rows_shown[1] != size:
             lines = self._rows_that_fit(size)
             self._rows_shown = (lines, size) if lines is not None else None
-        if self._rows_shown is not None:
-            self._draw_new_rows(*self._rows_shown)
         return super().render_lines(crop)
 
     @staticmethod
@@ -263,7 +261,7 @@ class ScenarioPane(ComponentStyles, Widget, can_focus=True):
             return Strip.blank(size.width, style.rich_style)
         key = self._row_key(y, lines[y], size.width, style)
         strip = self._row_strips.get(key)
-        if strip is None:
+        if strip is None:  # the first row not drawn yet draws every such row, in one pass
             self._draw_new_rows(lines, size)
             strip = self._row_strips[key]
         return strip

@@ -83,7 +83,7 @@ class StatusBar(ComponentStyles, Widget):
             self.refresh()
 
     def _clock_text(self) -> str:
-        return self.clock().astimezone().strftime("%a %d %b  %H:%M:%S %Z ")
+        return self.clock().astimezone().strftime(_CLOCKS[0])
 
     def _left(self, base: Style) -> tuple[list[Segment], int]:
         """The name, badge, health and ticker as segments (kept until one of them or the
@@ -122,11 +122,9 @@ class StatusBar(ComponentStyles, Widget):
         if y != 0 or not width:
             return Strip.blank(width, base)
         left, left_len = self._left(base)
-        self._shown_clock = clock = self._clock_text()
-        if left_len + 1 + cell_len(clock) > width:
-            now = self.clock().astimezone()
-            clock = next((text for text in (now.strftime(f) for f in _NARROW_CLOCKS)
-                          if left_len + 1 + cell_len(text) <= width), "")
+        now = self.clock().astimezone()
+        self._shown_clock = now.strftime(_CLOCKS[0])
+        clock = next((text for text in map(now.strftime, _CLOCKS) if left_len + 1 + cell_len(text) <= width), "")
         clock_len = cell_len(clock)
         line = Strip(left, left_len).crop(0, width - clock_len).extend_cell_length(width - clock_len, base)
         if clock:
@@ -135,8 +133,8 @@ class StatusBar(ComponentStyles, Widget):
         return line
 
 
-# the clock in less room: without the zone, then the time alone
-_NARROW_CLOCKS = ("%a %d %b  %H:%M:%S ", "%H:%M:%S ")
+# the clock, then in less room without the zone, then the time alone
+_CLOCKS = ("%a %d %b  %H:%M:%S %Z ", "%a %d %b  %H:%M:%S ", "%H:%M:%S ")
 
 
 def _pieces(text: Text) -> list[tuple[str, str | Style]]:
