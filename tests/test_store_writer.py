@@ -202,3 +202,54 @@ def test_with_classification_is_replace():
     item = items("wire", 1)[0]
     c = Classification(tags=("crypto",), flag=True, priority="normal")
     assert with_classification(item, c) == replace(item, classification=c)
+
+
+def _sqlite_memory_used():
+    """SQLite's sqlite3_memory_used() from the library Python's sqlite3 module runs on,
+    or None when that cannot be had (a statically linked module, no libsqlite3)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    probe = sqlite3.connect(":memory:")
+    before = lib.sqlite3_memory_used()
+    probe.execute("CREATE TABLE t(x)")
+    probe.executemany("INSERT INTO t VALUES (?)", [("x" * 1000,)] * 2000)
+    grew = lib.sqlite3_memory_used() - before > 1_000_000
+    probe.close()
+    return lib.sqlite3_memory_used if grew else None  # else: another copy of SQLite
+
+
+async def test_the_write_cache_is_large_only_while_bulk_batches_run(tmp_path):
+    """A poll's few items leave the write connection on SQLite's default 2 MB page cache
+    (a bigger one only fills with pages written once: the soak's growth); a batch of
+    BULK_WEIGHT items or more gets the large one, given back after a pause."""
+    store = Store(tmp_path / "db.sqlite")
+    writer = StoreWriter(store)
+    writer.BULK_LINGER = 0.3
+    memory_used = _sqlite_memory_used()
+
+    def cache_kb() -> int:
+        return -store.w.execute("PRAGMA cache_size").fetchone()[0]
+
+    try:
+        assert await writer.call(cache_kb) == Store.CACHE_KB
+        assert -store.db.execute("PRAGMA cache_size").fetchone()[0] == Store.BULK_CACHE_KB  # reads keep it
+        assert len(await writer.call(store.ingest, "small", items("small", 60), now=NOW, weight=60)) == 60
+        assert await writer.call(cache_kb) == Store.CACHE_KB
+        big = items("big", 10_000)
+        assert len(await writer.call(store.ingest, "big", big, now=NOW, weight=len(big))) == 10_000
+        assert await writer.call(cache_kb) == Store.BULK_CACHE_KB
+        held = memory_used() if memory_used else None
+        await asyncio.sleep(writer.BULK_LINGER * 4)
+        assert await writer.call(cache_kb) == Store.CACHE_KB
+        if held is not None:  # the pages beyond 2 MB were freed
+            assert memory_used() < held - 2_000_000, (held, memory_used())
+    finally:
+        await writer.aclose()
+    assert store.count() == 10_060
+    store.close()
