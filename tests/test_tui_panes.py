@@ -356,11 +356,20 @@ async def test_one_clock_moves_the_status_clock_and_the_price_ages(config):
         app._tick_second()  # the same second: nothing to repaint
         status.set_health([FeedState(feed=f.name) for f in config.feeds])  # the same summary
         assert not status._repaint_required
+        sources = app.query_one("#price-sources")
+        sources._dirty_regions.clear()
+        before = sources.render().plain.split("\n")
         now[0] = NOW + timedelta(seconds=5)
         app._tick_second()
+        # of the sources, only the rows whose age changed repaint (not "n/n sources agree")
+        after = sources.render().plain.split("\n")
+        changed = [y for y, (a, b) in enumerate(zip(before, after)) if a != b]
+        assert len(before) == len(after) > 2 and 0 not in changed and changed
+        x, width = sources.content_offset.x, sources.content_region.width
+        assert sources._dirty_regions == {Region(x, y, width, 1) for y in changed}
         await pilot.pause()
         assert (NOW + timedelta(seconds=5)).astimezone().strftime("%H:%M:%S") in screen_text(app).splitlines()[0]
-        assert " 7s" in app.query_one("#price-sources").render().plain
+        assert " 7s" in sources.render().plain
 
 
 @pytest.mark.parametrize("width, clock", [
@@ -423,7 +432,7 @@ async def test_scenario_rows_render_as_the_whole_pane_would_and_a_tick_renders_o
     included, is what Textual's render of the whole pane gives, in each state (live price,
     a field being typed into, an error, a pane so narrow that rows wrap); and a tick renders
     only the rows whose text changed."""
-    import tui.panes.scenario as scenario_module
+    import tui.panes.rows as rows_module
     from textual.strip import Strip
     from textual.visual import Visual, visualize
 
@@ -431,33 +440,49 @@ async def test_scenario_rows_render_as_the_whole_pane_would_and_a_tick_renders_o
     async with app.run_test(size=(140, 40)) as pilot:
         pane = app.query_one(ScenarioPane)
 
+        def cells(strips) -> list[list]:
+            """Each cell: its character, its style, and the text offset a selection reads
+            from it (the segment's offset plus the cell's place in it): where segments
+            split does not show."""
+            out = []
+            for strip in strips:
+                row = []
+                for seg in strip:
+                    offset = (seg.style.meta or {}).get("offset") if seg.style else None
+                    plain = seg.style.clear_meta_and_links() if seg.style else seg.style
+                    row += [(ch, plain, offset and (offset[0] + i, offset[1])) for i, ch in enumerate(seg.text)]
+                out.append(row)
+            return out
+
         def rows() -> list[list]:
             pane.render_lines(pane.content_region.reset_offset)  # as a frame does
-            return [list(pane.render_line(y)) for y in range(pane.size.height)]
+            return cells(pane.render_line(y) for y in range(pane.size.height))
 
         def whole() -> list[list]:
             # what Widget.render_line gives: the render's rows, then blank ones
             strips = Visual.to_strips(pane, visualize(pane, pane.render()), pane.size.width,
                                       pane.size.height, pane.visual_style)
             blank = Strip.blank(pane.size.width, pane.visual_style.rich_style)
-            return [list(strip) for strip in strips] + [list(blank)] * (pane.size.height - len(strips))
+            return cells(list(strips) + [blank] * (pane.size.height - len(strips)))
 
         app.sink(aggregate("116300"))
         await pilot.pause()
         assert rows() == whole()
 
-        renders = []  # the rows of each of the pane's passes through Textual's renderer
+        passes = []  # passes through Textual's renderer: none (rows are drawn directly)
         real = Visual.to_strips
-        monkeypatch.setattr(scenario_module.Visual, "to_strips",
+        monkeypatch.setattr(rows_module.Visual, "to_strips",
                             classmethod(lambda cls, widget, visual, width, height, *a, **k:
-                                        (widget is pane and renders.append(height))
+                                        (widget is pane and passes.append(height))
                                         or real(widget, visual, width, height, *a, **k)))
         before = pane.render().plain.split("\n")
+        kept = set(pane._row_strips.keys())
         app.sink(aggregate("97000.5"))
         await pilot.pause()
         after = pane.render().plain.split("\n")
-        changed = sum(1 for a, b in zip(before, after) if a != b)
-        assert 0 < changed < len(after) and renders == [changed]  # the changed rows, in one pass
+        changed = {y for y, (a, b) in enumerate(zip(before, after)) if a != b}
+        drawn = {key[0] for key in set(pane._row_strips.keys()) - kept}
+        assert 0 < len(changed) < len(after) and drawn == changed and passes == []  # the changed rows alone
         monkeypatch.undo()
         assert rows() == whole()
 

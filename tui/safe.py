@@ -32,6 +32,12 @@ def clean(value: object, *, one_line: bool = True) -> str:
     return text.translate(_TABLE)
 
 
+def visible(text: str) -> str:
+    """Every control character (newlines and tabs too) as its visible picture, one
+    character for one, so style spans over the text stay where they were."""
+    return text.translate(_TABLE)
+
+
 def text(value: object, style: str | Style = "", *, one_line: bool = True) -> Text:
     """`Text` for untrusted content: never markup, never raw escapes."""
     return Text(clean(value, one_line=one_line), style=style, no_wrap=one_line, end="")

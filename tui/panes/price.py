@@ -14,18 +14,18 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Callable
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.containers import Vertical
-from textual.widgets import Digits, Static
+from textual.widgets import Digits
 
 from feeds.model import AggregatePrice, PriceHistory, PriceStreamStatus, PriceTick, PriceUpdate
 from tui import safe
 from tui.panes.component_styles import ComponentStyles
 from tui.panes.chart import PriceChart
 from tui.panes.digits import PriceDigits
+from tui.panes.rows import Rows
 
 HISTORY = timedelta(hours=24)
 
@@ -42,25 +42,6 @@ def age_text(seconds: float, compact: bool = False) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def update_line(widget: Static, content: Text) -> None:
-    """Static.update, skipped when nothing changed, asking for a layout of the screen only
-    when the widget's height may change (its line count, or a line that may wrap). A layout
-    on every price tick kept keys waiting behind it (bench/responsiveness.py)."""
-    if getattr(widget, "_line_content", None) == content:
-        return  # unchanged: no repaint at all (the once-a-second refresh of the sources)
-    widget._line_content = content
-    if not widget.display:  # hidden by CSS (the one-line price outside -compact): showing it lays out anyway
-        widget._line_shape = None
-        widget.update(content, layout=False)
-        return
-    width = widget.content_region.width
-    lines = content.plain.split("\n")
-    shape = (len(lines), width > 0 and max(cell_len(line) for line in lines) <= width)
-    settled = shape[1] and getattr(widget, "_line_shape", None) == shape
-    widget._line_shape = shape
-    widget.update(content, layout=not settled)
 
 
 def _minute(at: datetime) -> tuple:
@@ -146,12 +127,12 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield PriceDigits("—", id="price-digits")
-        yield Static(Text("—"), id="price-small")
-        yield Static(Text(""), id="price-change")
+        yield Rows(Text("—"), id="price-small")
+        yield Rows(id="price-change")
         yield PriceChart(id="price-spark")
-        yield Static(Text(""), id="price-range")
-        yield Static(Text(""), id="price-sources")
-        yield Static(Text(""), id="price-warn")
+        yield Rows(id="price-range")
+        yield Rows(id="price-sources")
+        yield Rows(id="price-warn")
 
     def on_mount(self) -> None:
         self.border_title = self.symbol
@@ -176,7 +157,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         fitted = money(price, 0) if price is not None and len(full) * 3 > width else full
         compact = len(fitted) * 3 > width
         if compact:
-            update_line(self.query_one("#price-small", Static), Text(f"{self.symbol} {full}"))
+            self.query_one("#price-small", Rows).show(Text(f"{self.symbol} {full}"))
         else:
             digits = self.query_one("#price-digits", Digits)
             shown = fitted if price is not None else "-"
@@ -288,7 +269,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         four, two of them on the hidden form (bench/idle.py)."""
         lit = {"-up": self.direction > 0, "-down": self.direction < 0}
         if compact:
-            widget, wanted = self.query_one("#price-small", Static), lit
+            widget, wanted = self.query_one("#price-small", Rows), lit
         else:
             widget, wanted = self.query_one("#price-digits", Digits), {**lit, "-flash": self._flash_since is not None}
         classes = (set(widget.classes) - wanted.keys()) | {name for name, on in wanted.items() if on}
@@ -320,7 +301,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
             delta = self.aggregate.price - self.previous
             line.append("   tick " if self.content_region.width >= 32 else "\ntick ", self._style("muted"))
             line.append(f"{delta:+,.2f}", self._style("up" if delta > 0 else "down" if delta < 0 else "muted"))
-        update_line(self.query_one("#price-change", Static), line)
+        self.query_one("#price-change", Rows).show(line)
 
     def _render_chart(self) -> None:
         if not self.is_mounted:
@@ -340,7 +321,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
             line.append(money(Decimal(repr(max(values))), 0), self._style("up"))
         else:
             line.append("no price history yet", self._style("muted"))
-        update_line(self.query_one("#price-range", Static), line)
+        self.query_one("#price-range", Rows).show(line)
 
     def _render_sources(self) -> None:
         if not self.is_mounted:
@@ -374,7 +355,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
                 out.append_text(safe.text(self.errors[name][:80], self._style("bad")))
             out.append("\n")
         out.rstrip()
-        update_line(self.query_one("#price-sources", Static), out)
+        self.query_one("#price-sources", Rows).show(out)
 
     def _render_warnings(self) -> None:
         if not self.is_mounted:
@@ -393,7 +374,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         elif agg is None or agg.price is None:
             out.append("waiting for prices…", self._style("muted"))
         out.rstrip()
-        update_line(self.query_one("#price-warn", Static), out)
+        self.query_one("#price-warn", Rows).show(out)
         self.set_class(age is not None and age >= self.stale_after, "-stale")
         label = self._state_label(age)
         if label != getattr(self, "_subtitle", None):  # setting it repaints the pane, even unchanged

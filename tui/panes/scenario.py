@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Region, Size
-from textual.cache import LRUCache
 from textual.message import Message
-from textual.strip import Strip
-from textual.style import Style as VisualStyle
-from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from feeds import scenario as sc
 from feeds.config import ScenarioConfig
 from tui import safe
 from tui.panes.component_styles import ComponentStyles
+from tui.panes.rows import RowCache
 
 TENTH = Decimal("0.1")
 ONE = Decimal(1)
@@ -73,7 +69,7 @@ def count(value: Decimal | None, places: int = 0) -> str:
     return "—" if value is None else f"{value:,.{places}f}"
 
 
-class ScenarioPane(ComponentStyles, Widget, can_focus=True):
+class ScenarioPane(RowCache, ComponentStyles, Widget, can_focus=True):
     """"If X% of the $8.7T in 401(k) plans went into bitcoin at today's price..." """
 
     ALLOW_MAXIMIZE = True
@@ -133,10 +129,6 @@ class ScenarioPane(ComponentStyles, Widget, can_focus=True):
         self.result: sc.ScenarioResult | None = None
         self.error: str | None = None
         self.computations = 0
-        self._rows_shown: tuple[list[Text], Any] | None = None  # the rows on screen and the size they fit
-        # Rendered rows by their text and styles: a price tick changes a few of the ~20 rows,
-        # and a render of the whole pane (every row through Rich) cost 3-4 ms.
-        self._row_strips: LRUCache[tuple, Strip] = LRUCache(64)
 
     # ------------------------------------------------------------ data (down)
 
@@ -185,86 +177,10 @@ class ScenarioPane(ComponentStyles, Widget, can_focus=True):
         if height is None or height.is_auto:
             self.refresh(layout=True)
         else:
-            self._refresh_changed_rows()
+            self.refresh_rows()
         self.post_message(self.Changed(self.result))
 
-    def refresh(self, *regions, **kwargs) -> "ScenarioPane":
-        if not regions:
-            self._rows_shown = None  # repainted whole: the next comparison starts afresh
-        return super().refresh(*regions, **kwargs)
-
-    def _refresh_changed_rows(self) -> None:
-        """Repaint only the rows whose text changed: a price tick changes a few of the
-        pane's ~20 (bench/idle.py). Anything that wraps, or a new size, repaints it all."""
-        region = self.content_region
-        if not self.is_mounted or not region.width:
-            self.refresh()
-            return
-        lines = self._rows_that_fit(region.size)
-        shown, size = self._rows_shown or (None, None)
-        if shown is None or size != region.size or lines is None or len(shown) != len(lines):
-            self.refresh()
-        else:
-            for y, (before, after) in enumerate(zip(shown, lines)):
-                if before != after:
-                    super().refresh(Region(0, y, region.width, 1))
-        self._rows_shown = (lines, region.size) if lines is not None else None
-
-    def _rows_that_fit(self, size) -> list[Text] | None:
-        """The rendered rows, or None if one is wider than the pane (it would wrap)."""
-        lines = list(self.render().split("\n", allow_blank=True))
-        return lines if size.width and all(line.cell_len <= size.width for line in lines) else None
-
-    def on_resize(self) -> None:
-        self._rows_shown = None
-
-    def notify_style_update(self) -> None:
-        self._rows_shown = None
-        self._row_strips.clear()
-        super().notify_style_update()
-
-    # ------------------------------------------------------------ rendering
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """The rows for this frame, split once; a row that would wrap leaves the whole
-        pane to Textual's own render."""
-        size = self.content_region.size
-        if self._rows_shown is None or self._rows_shown[1] != size:
-            lines = self._rows_that_fit(size)
-            self._rows_shown = (lines, size) if lines is not None else None
-        return super().render_lines(crop)
-
-    @staticmethod
-    def _row_key(y: int, line: Text, width: int, style: VisualStyle) -> tuple:
-        return (y, line.plain, tuple(line.spans), line.style, width, style)
-
-    def _draw_new_rows(self, lines: list[Text], size: Size) -> None:
-        """Every row not drawn before, in one pass through Textual's renderer: most of a
-        pass is set-up, and a price tick changes six or seven rows (bench/idle.py)."""
-        style = self.visual_style
-        new = [(y, line, key) for y, line in enumerate(lines)
-               if (key := self._row_key(y, line, size.width, style)) not in self._row_strips]
-        if not new:
-            return
-        joined = Text("\n").join(line for _, line, _ in new)
-        strips = Visual.to_strips(self, visualize(self, joined), size.width, len(new), style)
-        for (y, _, key), strip in zip(new, strips):
-            self._row_strips[key] = strip.apply_offsets(0, y)  # the text-selection offsets of row y
-
-    def render_line(self, y: int) -> Strip:
-        shown = self._rows_shown
-        if shown is None or shown[1] != self.content_region.size:
-            return super().render_line(y)
-        lines, size = shown
-        style = self.visual_style
-        if y >= len(lines):
-            return Strip.blank(size.width, style.rich_style)
-        key = self._row_key(y, lines[y], size.width, style)
-        strip = self._row_strips.get(key)
-        if strip is None:  # the first row not drawn yet draws every such row, in one pass
-            self._draw_new_rows(lines, size)
-            strip = self._row_strips[key]
-        return strip
+    # ------------------------------------------------------------ rendering: RowCache
 
     def on_mount(self) -> None:
         self.border_title = "Scenario"
