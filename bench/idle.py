@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -80,6 +81,7 @@ def main() -> int:
     finally:
         app.close("q")
         bare.close("\x11")
+        shutil.rmtree(tmp, ignore_errors=True)
     app_pct, bare_pct = app_cpu / wall * 100, bare_cpu / wall * 100
     print(f"idle over {wall:.0f} s: policywatch --demo {app_pct:.2f}% of one core, bare Textual clock app "
           f"{bare_pct:.2f}% (target < {TARGET:.0f}%; demo still showing a price: {ticking})")

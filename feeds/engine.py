@@ -188,6 +188,7 @@ class Engine:
             return 0  # nothing stored since under other rules: no scan of the whole history
         changed = 0
         for batch in self.store.unclassified(fingerprint):
+            self.writer.bulk()  # stored items to go through: the large page cache
             self.store.set_classifications(
                 fingerprint, [(item.id, self.classifier.classify(item.title, item.summary)) for item in batch])
             changed += len(batch)

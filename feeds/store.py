@@ -15,6 +15,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -662,8 +663,9 @@ class StoreWriter:
     Their results are handed back only after that commit."""
 
     GROUP_WEIGHT = 10_000
-    # A batch of at least this many items gives the store its large page cache; once the
-    # writer has had nothing to do for BULK_LINGER seconds, it shrinks back.
+    # A batch of at least this many items gives the store its large page cache; it shrinks
+    # back BULK_LINGER seconds after the last such batch (at once if the writer is idle
+    # then, else before its next batch: polls that never pause must not keep it large).
     BULK_WEIGHT = 1_000
     BULK_LINGER = 1.0
 
@@ -673,6 +675,7 @@ class StoreWriter:
         self._ready = threading.Condition()
         self._closed = False
         self._bulk = False
+        self._bulk_until = 0.0  # time.monotonic() at which the large cache is given back
         self._thread = threading.Thread(target=self._work, name="policywatch-store", daemon=True)
         self._thread.start()
         atexit.register(self.close)  # a caller that never closed still gets its writes stored
@@ -693,8 +696,11 @@ class StoreWriter:
                 while not self._jobs and not self._closed:
                     if not self._bulk:
                         self._ready.wait()
-                    elif not self._ready.wait(self.BULK_LINGER) and not self._jobs:
-                        break  # idle a while after bulk writes
+                        continue
+                    left = self._bulk_until - time.monotonic()
+                    if left <= 0:
+                        break  # idle, the large cache's time is up
+                    self._ready.wait(left)
                 if not self._jobs:
                     if self._closed:
                         return  # closed and drained
@@ -709,12 +715,26 @@ class StoreWriter:
             if batch is None:
                 self._set_bulk(False)
                 continue
-            if weight >= self.BULK_WEIGHT and not self._bulk:
-                self._set_bulk(True)
+            bulk = weight >= self.BULK_WEIGHT
+            if bulk:
+                self.bulk()
+            elif self._bulk and time.monotonic() >= self._bulk_until:
+                self._set_bulk(False)
             if len(batch) == 1:
                 self._run(batch[0])
             else:
                 self._run_group(batch)
+            if bulk:
+                self.bulk()  # the linger counts from the end of the batch
+
+    def bulk(self) -> None:
+        """In the writer: the large page cache for the next BULK_LINGER seconds (a job
+        that walks much of the history, reclassifying it, asks for it itself)."""
+        if threading.current_thread() is not self._thread:
+            return
+        self._bulk_until = time.monotonic() + self.BULK_LINGER
+        if not self._bulk:
+            self._set_bulk(True)
 
     def _set_bulk(self, bulk: bool) -> None:
         self._bulk = bulk

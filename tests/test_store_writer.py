@@ -249,7 +249,44 @@ async def test_the_write_cache_is_large_only_while_bulk_batches_run(tmp_path):
         assert await writer.call(cache_kb) == Store.CACHE_KB
         if held is not None:  # the pages beyond 2 MB were freed
             assert memory_used() < held - 2_000_000, (held, memory_used())
+
+        def walk_history() -> int:  # a job that asks for the large cache itself (reclassifying)
+            writer.bulk()
+            return cache_kb()
+
+        # polls that never pause do not keep it large: it goes back before the next batch
+        assert len(await writer.call(store.ingest, "big2", items("big2", 2000), now=NOW, weight=2000)) == 2000
+        assert await writer.call(cache_kb) == Store.BULK_CACHE_KB
+        for n in range(int(writer.BULK_LINGER / 0.05) + 4):
+            await writer.call(store.ingest, "busy", items("busy", 5, start=5 * n), now=NOW, weight=5)
+            await asyncio.sleep(0.05)
+        assert await writer.call(cache_kb) == Store.CACHE_KB
+
+        writer.bulk()  # from outside the writer: nothing
+        assert await writer.call(cache_kb) == Store.CACHE_KB
+        assert await writer.call(walk_history) == Store.BULK_CACHE_KB
+        await asyncio.sleep(writer.BULK_LINGER * 4)
+        assert await writer.call(cache_kb) == Store.CACHE_KB
     finally:
         await writer.aclose()
-    assert store.count() == 10_060
+    assert store.count() == 12_060 + 5 * (int(writer.BULK_LINGER / 0.05) + 4)
     store.close()
+
+
+async def test_the_engine_takes_the_large_cache_only_to_reclassify_stored_items(tmp_path):
+    """Starting on a store with nothing to reclassify leaves the small cache (a fresh
+    store's soak grew with the large one); items stored under other rules get it."""
+    config = load_config(use_user_file=False)
+
+    async def cache_after_start(db) -> int:
+        engine = Engine(config, db, lambda event: None)
+        try:
+            await engine.start(schedule=False, prices=False)
+            return await engine.writer.call(lambda: -engine.store.w.execute("PRAGMA cache_size").fetchone()[0])
+        finally:
+            await engine.stop()
+
+    assert await cache_after_start(tmp_path / "fresh.sqlite") == Store.CACHE_KB
+    with Store(tmp_path / "old.sqlite") as store:
+        store.ingest("wire", items("wire", 5), rules="rules of an older version", now=NOW)
+    assert await cache_after_start(tmp_path / "old.sqlite") == Store.BULK_CACHE_KB
