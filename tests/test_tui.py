@@ -414,9 +414,43 @@ when = "policy and crypto"
         assert app.bells == 1  # "bell only" rang
         assert [t.split("|")[0] for t in toasts_shown(app)] == ["Alert: quiet"]  # one toast, from "quiet"
         crypto = item(202, "SEC sets crypto custody rule", "normal", tags=("crypto", "policy"), minutes_ago=-1)
+        app._announced_at = float("-inf")  # past the gathering window (test_alerts_soon_after_...)
         assert [a.rule for a in arrive(app, [crypto])] == ["crypto policy"]
         await pilot.pause()
         assert app.bells == 1 and app.toasts[-1] == crypto.title
+
+
+async def test_alerts_soon_after_an_announcement_wait_and_share_the_next(config):
+    """The first alert shows at once; those within `alert_gather` seconds of it wait and
+    go out together (one bell), so a storm of polls is an announcement every few seconds;
+    after a quiet spell the next shows at once again."""
+    import time
+
+    app = make_app(config)
+    app.alert_gather = 0.6
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        first = high_item(401, "Executive order one on 401(k) plans", minutes_ago=-1)
+        arrive(app, [first])
+        await pilot.pause()
+        announced = app._announced_at
+        assert app.bells == 1 and app.toasts == [first.title]
+        second = high_item(402, "Executive order two on 401(k) plans", minutes_ago=-1)
+        third = high_item(403, "Executive order three on 401(k) plans", minutes_ago=-1)
+        arrive(app, [second])
+        await pilot.pause(0.1)
+        arrive(app, [third])
+        await pilot.pause(0.1)
+        assert app.bells == 1 and app.toasts == [first.title]  # waiting
+        while len(app.toasts) < 3 and time.monotonic() - announced < 5:
+            await pilot.pause(0.05)
+        assert app._announced_at - announced >= app.alert_gather
+        assert app.bells == 2 and app.toasts == [first.title, second.title, third.title]  # together
+        await pilot.pause(app.alert_gather + 0.1)  # quiet
+        fourth = high_item(404, "Executive order four on 401(k) plans", minutes_ago=-1)
+        arrive(app, [fourth])
+        await pilot.pause()
+        assert app.bells == 3 and app.toasts[-1] == fourth.title
 
 
 async def test_a_burst_of_alerts_is_a_few_toasts_and_one_bell(config):

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +47,11 @@ log = logging.getLogger("policywatch.tui")
 EngineFactory = Callable[[Callable[[object], None]], Any]
 PANES = ("headlines", "price", "scenario")
 ALERT_TOASTS = 3  # alerts toasted one by one per burst; the rest share one toast
+# Seconds after an announcement during which new alerts wait and then share the next one:
+# the first alert shows at once, a storm of them (many feeds, many items) shows every
+# ALERT_GATHER s instead of after each poll. Each announcement mounts its toasts and lays
+# out the screen (~40 ms), and one a poll held keys back (bench/responsiveness.py).
+ALERT_GATHER = 2.0
 PANE_TITLES = {"headlines": "Headlines", "price": "Price", "scenario": "Scenario"}
 
 
@@ -161,6 +167,8 @@ class PolicyWatchApp(App[int]):
         self.bells = 0
         self.toasts: list[str] = []  # the headlines alerts toasted (tests read it)
         self._pending_alerts: list[Alert] = []
+        self.alert_gather = ALERT_GATHER
+        self._announced_at = float("-inf")  # time.monotonic() of the last announcement
         self.opened_urls: list[str] = []
         self._engine_stopped = False
         self.keymap: dict[str, str] = dict(config.ui.keys)
@@ -294,13 +302,21 @@ class PolicyWatchApp(App[int]):
     def on_alert_arrived(self, message: AlertArrived) -> None:
         """The engine's alert rules decide what is worth a toast or the bell (the same
         rules that run `watch` hooks); [ui] toast / bell only mute them here. A poll's
-        alerts come in a burst, one per rule and item: gather it, announce it once."""
+        alerts come in a burst, one per rule and item: gather it, announce it once; and
+        alerts within ALERT_GATHER s of the last announcement wait for the next."""
         self._pending_alerts.append(message.event.alert)
         if len(self._pending_alerts) == 1:
-            self.call_later(self._announce_alerts)  # after the rest of the burst, already queued
+            wait = self._announced_at + self.alert_gather - time.monotonic()
+            if wait > 0:
+                self.set_timer(wait, self._announce_alerts)
+            else:
+                self.call_later(self._announce_alerts)  # after the rest of the burst, already queued
 
     def _announce_alerts(self) -> None:
         alerts, self._pending_alerts = self._pending_alerts, []
+        if not alerts:
+            return
+        self._announced_at = time.monotonic()
         ui = self.config.ui
         by_item: dict[object, list[Alert]] = {}
         for alert in alerts:
