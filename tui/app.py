@@ -314,8 +314,6 @@ class PolicyWatchApp(App[int]):
 
     def _announce_alerts(self) -> None:
         alerts, self._pending_alerts = self._pending_alerts, []
-        if not alerts:
-            return
         self._announced_at = time.monotonic()
         ui = self.config.ui
         by_item: dict[object, list[Alert]] = {}

@@ -29,7 +29,7 @@ def clean(value: object, *, one_line: bool = True) -> str:
         text = text.replace("\r\n", "\n").replace("\t", "    ")
         keep_newlines = {k: v for k, v in _TABLE.items() if k != 0x0A}
         return text.translate(keep_newlines)
-    return text.translate(_TABLE)
+    return visible(text)
 
 
 def visible(text: str) -> str:
