@@ -4,9 +4,9 @@ Textual draws a text widget whole: a new age in the price pane's sources ("1s" -
 sent both of its rows, and their styles, through Rich and Textual's renderer (0.5-0.7 ms
 in every idle frame, bench/idle.py), and a price tick changes six or seven of the
 scenario's ~20 rows. Here a widget whose rows all fit its width repaints only the rows
-that changed, draws those in one pass through Textual's renderer, and keeps each drawn
-row by its text and styles; a row that would wrap hands the widget back to Textual's own
-render (wrapping and all) until its rows fit again."""
+that changed, draws each straight from its segments, and keeps each drawn row by its
+text and styles; a row that would wrap hands the widget back to Textual's own render
+(wrapping and all) until its rows fit again."""
 
 from __future__ import annotations
 

@@ -101,8 +101,8 @@ class StatusBar(ComponentStyles, Widget):
             segments.append(Segment("   ", base))
             segments += [Segment(text, base + self.app.console.get_style(span_style) if span_style else base)
                          for text, span_style in _pieces(self.ticker)]
-        # drawn without Textual's renderer, which would strip control characters: shown as
-        # ␛ and the like instead (none of these texts come from outside today; kept so)
+        # drawn straight to the terminal: control characters are shown as ␛ and the like,
+        # never sent (none of these texts come from outside today; kept so)
         segments = [Segment(safe.clean(segment.text), segment.style) for segment in segments]
         left = (segments, sum(s.cell_length for s in segments))
         self._left_cache = (key, left)
