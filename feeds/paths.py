@@ -31,3 +31,7 @@ def state_dir() -> Path:
 
 def default_db_path() -> Path:
     return data_dir() / "policywatch.db"
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP, appauthor=False))

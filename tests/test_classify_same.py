@@ -289,3 +289,28 @@ def test_cli_classifies_a_large_file_in_parts_with_the_same_output(tmp_path, job
     assert many.stderr == one.stderr and many.stderr.count(b"skipped") == 10
     assert many.stdout == one.stdout
     assert many.stdout.decode("ascii") == reference.cli_output(reference.Classifier.from_config(SHIPPED), data[:-1])
+
+
+TERM_CHARS = st.sampled_from(list("ab0 '.,&$%/:+-*#()_\t") + ["é", "ß", "年", "\u2013", "\u00a0", "Ж"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(TERM_CHARS, max_size=12))
+def test_term_check_matches_the_reference(term):
+    """feeds.rules.term_problem's quick accept for plain terms never accepts a term the
+    full checks (the reference's) reject, nor changes the problem they name."""
+    from feeds.rules import term_problem
+
+    assert term_problem(term) == reference.term_problem(term)
+
+
+def test_term_check_matches_the_reference_on_the_shipped_rules():
+    from feeds.rules import _PLAIN_TERM, _fold_term, term_problem
+
+    terms = [t for rule in SHIPPED.tags for group in (rule.terms, rule.case_sensitive, rule.exclude) for t in group]
+    terms += [p for rule in SHIPPED.tags for _, phrases in rule.unless for p in phrases]
+    assert all(term_problem(t) is None and reference.term_problem(t) is None for t in terms)
+    quick = sum(1 for t in terms if _PLAIN_TERM.fullmatch(_fold_term(t)))
+    assert quick > 0.9 * len(terms)  # the quick accept is what nearly every term takes
+    for bad in ["*", "a**", "*ab", "a*b", "a *", "(k)", "401(kkkk)", "a(", "_", " ", "$#", "a_*"]:
+        assert term_problem(bad) == reference.term_problem(bad) and term_problem(bad) is not None, bad

@@ -153,3 +153,73 @@ def test_loading_the_config_checks_the_rules_without_importing_the_classifier(wr
     from feeds import classify, rules
 
     assert classify.check_rules is rules.check_rules and classify.RuleProblem is rules.RuleProblem
+
+
+# ---------------------------------------------------------------- the parsed-file cache
+
+
+def _cache_files() -> list[Path]:
+    from feeds.paths import cache_dir
+
+    folder = cache_dir() / "parsed-config"
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def _without_tomllib(monkeypatch) -> None:
+    """Any parse from here on fails: reads can only come from the cache."""
+    monkeypatch.setitem(sys.modules, "tomllib", None)
+
+
+def test_a_second_load_reads_the_parsed_files_from_the_cache(write_config, monkeypatch):
+    path = write_config('[fetch]\nread_timeout = 3\n')
+    first = load_config(path)
+    assert len(_cache_files()) == 2  # the shipped defaults and the user file
+    _without_tomllib(monkeypatch)
+    assert load_config(path) == first
+
+
+def test_an_edited_file_is_parsed_again_not_read_stale_from_the_cache(write_config, monkeypatch):
+    path = write_config('[fetch]\nread_timeout = 3\n')
+    assert load_config(path).fetch.read_timeout == 3
+    path.write_text('[fetch]\nread_timeout = 4\n')  # same path, same size
+    assert load_config(path).fetch.read_timeout == 4
+    assert len(_cache_files()) == 2  # rewritten, not added
+    _without_tomllib(monkeypatch)
+    assert load_config(path).fetch.read_timeout == 4
+
+
+def test_a_damaged_cache_is_ignored_and_rewritten(write_config, monkeypatch):
+    path = write_config('[fetch]\nread_timeout = 3\n')
+    want = load_config(path)
+    for damage in (b"", b"{not json", b"[]", b'{"digest": "x", "tables": {}}', b"\xff\xfe"):
+        for f in _cache_files():
+            f.write_bytes(damage)
+        assert load_config(path) == want
+    _without_tomllib(monkeypatch)  # and the files were written back whole
+    assert load_config(path) == want
+
+
+def test_a_bad_file_is_reported_even_after_a_good_version_was_cached(write_config):
+    path = write_config('[fetch]\nread_timeout = 3\n')
+    load_config(path)
+    path.write_text('[fetch\nread_timeout = 3\n')
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+
+
+def test_toml_dates_are_not_cached_and_still_read(write_config, monkeypatch):
+    from feeds.config import read_toml
+
+    path = write_config('when = 2026-12-05T10:00:00Z\n')
+    first = read_toml(path)
+    assert read_toml(path) == first and first["when"].year == 2026
+    cached = [f for f in _cache_files() if "when" in f.read_text()]
+    assert cached == []
+
+
+def test_an_unwritable_cache_dir_costs_nothing_but_the_parse(write_config, monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    path = write_config('[fetch]\nread_timeout = 3\n')
+    assert load_config(path).fetch.read_timeout == 3
