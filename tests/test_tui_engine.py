@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -108,27 +105,6 @@ async def test_an_unreadable_store_leaves_the_first_page_to_the_engine(write_con
         await pilot.pause()
         assert app.query_one("#headlines", HeadlineList).items == []
         assert "No headlines yet." in screen_text(app)
-
-
-def test_the_stored_page_is_read_while_the_app_is_still_being_imported(tmp_path):
-    """stored_page starts its read at once, in a thread (it overlaps Textual's import):
-    the page is there even if the file is gone by the time the app asks for it."""
-    db = tmp_path / "pw.db"
-    prefill(db, 300)
-    page = stored_page(db)
-    deadline = time.monotonic() + 10
-    while any(t.name == "first-page" for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    items = page()
-    assert len(items) == FIRST_PAGE and items[0].title == "Stored headline number 00299 about markets"
-
-
-def test_the_stored_page_of_a_missing_store_is_empty_and_creates_no_file(tmp_path):
-    db = tmp_path / "new" / "pw.db"
-    assert stored_page(db)() == []
-    assert not db.exists() and not db.parent.exists()  # the engine creates it, once the app runs
 
 
 async def test_a_thousand_stored_items_are_paged_not_loaded(write_config, tmp_path):

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import threading
 from pathlib import Path
-from typing import Any
 
 from tui.commands.common import config_from, db_path, fail
 
@@ -39,33 +37,15 @@ FIRST_PAGE = 200  # feeds.engine.INITIAL_ITEMS: the page the engine hands over (
 def stored_page(database):
     """The newest stored headlines, read before the engine is built: the first screen shows
     them at once instead of waiting ~0.2 s for the engine (rules compile, HTTP client,
-    scheduler), which then hands over the same page (bench/startup.py). The read starts
-    in a thread now, while Textual is imported: opening the store and its query (~10 ms)
-    mostly run in SQLite, which lets go of the GIL. Returns what waits for the page."""
-    from feeds.store import Store  # imported here, not in the thread: no two threads importing at once
+    scheduler), which then hands over the same page (bench/startup.py)."""
 
-    result: dict[str, Any] = {}
+    def read():
+        from feeds.store import Store
 
-    def read() -> None:
-        if not Path(database).exists():  # nothing stored yet; the engine creates the file
-            result["page"] = []
-            return
-        try:
-            with Store(database) as store:
-                result["page"] = store.recent(FIRST_PAGE)
-        except BaseException as exc:  # handed to the caller of page()
-            result["error"] = exc
+        with Store(database) as store:
+            return store.recent(FIRST_PAGE)
 
-    thread = threading.Thread(target=read, name="first-page", daemon=True)
-    thread.start()
-
-    def page() -> list:
-        thread.join()
-        if "error" in result:
-            raise result["error"]
-        return result["page"]
-
-    return page
+    return read
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
     from feeds.config import ConfigError
 
     config = config_from(args)
-    demo_run = getattr(args, "demo", False)
-    first_page = None if demo_run else stored_page(db_path(args, config))  # reads while Textual is imported
     from textual.theme import BUILTIN_THEMES
 
     from tui.app import PolicyWatchApp, check_ui  # textual only on this path
@@ -86,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         fail(f"config error: {exc}")
     level = getattr(args, "log_level", "WARNING") or "WARNING"
     demo = None
-    if demo_run:
+    if getattr(args, "demo", False):
         from feeds.demo import Demo
         from feeds.store import Store
 
@@ -98,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
             demo.seed_prices(store, config.prices.symbol)
         finally:
             store.close()
-        first_page = stored_page(database)
         badge = "DEMO"
     else:
         database = db_path(args, config)
@@ -113,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     # The demo's feeds replace the user's: reloading the user's file would swap them back.
     app = PolicyWatchApp(config, database, engine_factory=engine_factory(config, database), badge=badge,
-                         reload_config=demo is None, stored_page=first_page,
+                         reload_config=demo is None, stored_page=stored_page(database),
                          on_first_frame=start_gc, on_engine_started=collector.freeze, collector=collector)
     try:
         result = app.run()
