@@ -73,6 +73,39 @@ def test_classification_roundtrip_and_reclassify_batches(store):
     assert store.get(stored.id).classification.priority == "none"
 
 
+def test_every_field_reads_back_as_stored(store):
+    """Items are read by column position: each field comes back from its own column, on
+    every read path (a page, one item, a search), and equal matches are shared, not copied."""
+    from dataclasses import replace
+
+    c = Classification(tags=("crypto", "retirement"), flag=True, priority="normal", score=1.5,
+                       matches=(Match("401(k)", "retirement", "title", 0, 6),
+                                Match("bitcoin", "crypto", "summary", 4, 11)))
+    it = replace(make_item("Desk A", title="401(k) savers weigh a crypto option", summary="The bitcoin fund",
+                           link="https://x.example/full", guid="guid-full", published=T0 - timedelta(hours=2)),
+                 classification=c)
+    [stored] = store.ingest("Desk A", [it], rules="r1", now=T0)
+    store.ingest("Desk B", [replace(it, feed="Desk B", link="https://y.example/full", guid="guid-b")],
+                 rules="r1", now=T0 + timedelta(minutes=5))
+    store.mark_read(stored.id)
+    for got in (store.recent(5)[0], store.get(stored.id), store.search("savers")[0]):
+        assert (got.id, got.title, got.summary, got.link, got.guid, got.feed) == (
+            stored.id, it.title, it.summary, "https://x.example/full", "guid-full", "Desk A")
+        assert (got.key, got.title_key) == (it.key, it.title_key)
+        assert got.published == T0 - timedelta(hours=2) and got.first_seen == T0
+        assert set(got.sources) == {"Desk A", "Desk B"} and got.read is True
+        assert got.classification == c
+    a, b = store.recent(5)[0], store.get(stored.id)
+    assert a.classification.matches[0] is b.classification.matches[0]
+
+
+def test_the_classification_json_reader_falls_back_to_the_stdlib():
+    from feeds.store import _json_loads
+
+    assert _json_loads('["crypto", "policy"]') == ["crypto", "policy"]
+    assert _json_loads('["\\ud800"]') == ["\ud800"]  # a lone surrogate: orjson refuses it, json reads it
+
+
 def test_recent_pages_and_filters(store):
     from dataclasses import replace
     items = []
