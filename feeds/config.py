@@ -736,14 +736,33 @@ def _write_parsed(cache: Path | None, digest: str, data: dict[str, Any]) -> None
         if json.loads(text)["tables"] != data:
             return
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        import tempfile  # a fresh name opened exclusively: never through a planted symlink
+
+        fd, tmp = tempfile.mkstemp(prefix=f".{cache.name}.", suffix=".tmp", dir=cache.parent)
         try:
-            tmp.write_text(text, encoding="utf-8")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
             os.replace(tmp, cache)
         finally:
-            tmp.unlink(missing_ok=True)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        _prune_parsed(cache)
     except (OSError, TypeError, ValueError):
         return
+
+
+PARSED_KEPT = 32  # files kept in the cache: one per config path, and scripts may use many temp paths
+
+
+def _prune_parsed(written: Path) -> None:
+    """Drop the least recently written files beyond PARSED_KEPT (a dropped file only costs
+    its config one parse when next read)."""
+    files = [f for f in written.parent.glob("*.json") if f != written]
+    if len(files) < PARSED_KEPT:
+        return
+    files.sort(key=lambda f: f.stat().st_mtime)
+    for f in files[:len(files) - PARSED_KEPT + 1]:
+        f.unlink(missing_ok=True)
 
 
 def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

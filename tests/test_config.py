@@ -223,3 +223,16 @@ def test_an_unwritable_cache_dir_costs_nothing_but_the_parse(write_config, monke
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     path = write_config('[fetch]\nread_timeout = 3\n')
     assert load_config(path).fetch.read_timeout == 3
+
+
+def test_the_cache_keeps_a_bounded_number_of_files(write_config, tmp_path):
+    """Scripts that pass a new temp config path each run do not fill the cache dir."""
+    from feeds.config import PARSED_KEPT, read_toml
+
+    for n in range(PARSED_KEPT + 8):
+        path = tmp_path / f"run{n}.toml"
+        path.write_text(f"n = {n}\n")
+        assert read_toml(path) == {"n": n}
+    files = _cache_files()
+    assert len(files) == PARSED_KEPT
+    assert read_toml(tmp_path / f"run{PARSED_KEPT + 7}.toml") == {"n": PARSED_KEPT + 7}
