@@ -68,8 +68,9 @@ def _fold_term(term: str) -> str:
 
 # Terms that start with a letter or digit and hold only letters, digits, spaces and
 # ' . , & $ % / : + -, and "*" only after a letter or digit and before a space or the end:
-# nearly all of them, and none of these has a problem. Checked first: the full checks cost ~7 us a term, and every
-# config load checks all ~1,200 shipped ones (bench/startup.py; a test holds both equal).
+# nearly all of them, and none of these has a problem. Checked first: the full checks cost
+# ~7 us a term, and every config load checks all ~1,200 shipped ones (bench/startup.py; a
+# test holds both to the reference checks).
 _PLAIN_TERM = re.compile(r"[^\W_](?:[^\W_]|[ '.,&$%/:+-]|(?<=[^\W_])\*(?= |\Z))*")
 
 

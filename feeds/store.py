@@ -148,12 +148,12 @@ class StoreError(Exception):
 
 
 _TAGS_JSON: dict[tuple[str, ...], str] = {}
-_TAGS_READ: dict[str, tuple[str, ...]] = {}  # the other way: few distinct tag sets, read on every page
+# Reading items back (Store._item): few distinct tag sets, and equal matches as one object
+# (pages are read again and again, and the headline list compares items it drew before).
+_TAGS_READ: dict[str, tuple[str, ...]] = {}
+_MATCHES_READ: dict[tuple, Match] = {}
 _fromtimestamp = datetime.fromtimestamp
 _UTC = timezone.utc
-
-
-_MATCHES_READ: dict[tuple, Match] = {}  # equal matches are one object: pages are read again and again
 
 
 def _match(term: str, tag: str, field: str, start: int, end: int) -> Match:
@@ -415,6 +415,7 @@ class Store:
             out.extend(self.db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall())
         return out
 
+    # Store._item reads these by position: keep the two in step (tests read every field back).
     _ITEM_COLUMNS = ", ".join(f"items.{c}" for c in (
         "id", "key", "link", "guid", "title", "summary", "title_key", "published", "first_seen", "feed",
         "flag", "priority", "tags", "matches", "score", "rules", "read")) + (
