@@ -152,8 +152,6 @@ _TAGS_JSON: dict[tuple[str, ...], str] = {}
 # (pages are read again and again, and the headline list compares items it drew before).
 _TAGS_READ: dict[str, tuple[str, ...]] = {}
 _MATCHES_READ: dict[tuple, Match] = {}
-_fromtimestamp = datetime.fromtimestamp
-_UTC = timezone.utc
 
 
 def _match(term: str, tag: str, field: str, start: int, end: int) -> Match:
@@ -433,18 +431,14 @@ class Store:
                 if len(_TAGS_READ) > 4096:
                     _TAGS_READ.clear()
                 tags = _TAGS_READ[row[12]] = tuple(_json_loads(row[12]))
-            matches = row[13]
             classification = Classification(
                 tags=tags, flag=bool(row[10]), priority=row[11],
-                matches=tuple([_match(*m) for m in _json_loads(matches)]) if matches != "[]" else (),
-                score=row[14],
+                matches=tuple([_match(*m) for m in _json_loads(row[13])]), score=row[14],
             )
-        published, first_seen, sources = row[7], row[8], row[17]
-        return Item(title=row[4], summary=row[5], link=row[2],
-                    published=None if published is None else _fromtimestamp(published, _UTC),
+        sources = row[17]
+        return Item(title=row[4], summary=row[5], link=row[2], published=_dt(row[7]),
                     feed=row[9], key=row[1], title_key=row[6], guid=row[3], id=row[0],
-                    first_seen=None if first_seen is None else _fromtimestamp(first_seen, _UTC),
-                    sources=tuple(sources.split(_SEP)) if sources else (),
+                    first_seen=_dt(row[8]), sources=tuple(sources.split(_SEP)) if sources else (),
                     classification=classification, read=bool(row[16]))
 
     def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False,
