@@ -67,7 +67,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def ssl_context_soon() -> Callable[[], ssl.SSLContext]:
     """Start making the TLS context httpx would make (loading the CA bundle takes 25-45 ms,
     with the GIL released) in a thread; the returned function waits for it. A one-shot
-    poll overlaps it with compiling the rules instead of paying it in every child."""
+    poll overlaps it with compiling the rules instead of paying it in every child.
+
+    certifi is imported and asked for its bundle's path here first: in the thread that
+    import (~2 ms alone) took 30-70 ms, each of its many file-system calls giving up the
+    GIL to the rules compiling on the main thread and waiting out a switch interval to
+    get it back, and the poll waited for it (bench/reload.py: `fetch --once` ~60 ms sooner)."""
+    import certifi
+
+    certifi.where()
     made: list[ssl.SSLContext] = []
     worker = threading.Thread(target=lambda: made.append(httpx.create_ssl_context(trust_env=True)),
                               name="policywatch-tls", daemon=True)
