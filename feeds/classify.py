@@ -161,9 +161,19 @@ def canonical(scan_text: str) -> str:
     return " ".join(scan_text.split())
 
 
+# Terms that are ASCII letters and digits in words one space apart once folded: about
+# two thirds of the shipped ones. For these the key is the term in lower case and each character is its own
+# atom, which _term_keys and _atoms give at once (the full work, ~1,200 terms at every
+# rules compile, was ~15 ms of its ~70; a test holds both paths to the same results).
+_SIMPLE_TERM = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
+
+
 def _term_keys(term: str) -> list[str]:
     """The canonical keys of a term's own spellings: "401(k)" -> "401 k" and "401k"."""
-    low = _lower(_fold_term(term))
+    folded = _fold_term(term)
+    if _SIMPLE_TERM.fullmatch(folded):
+        return [folded.lower()]
+    low = _lower(folded)
     spaced = canonical(_PAREN.sub(lambda m: " " + m.group(1), low).translate(_SCAN_TERM))
     joined = canonical(_PAREN.sub(lambda m: m.group(1), low).translate(_SCAN_TERM))
     return [spaced] if spaced == joined else [spaced, joined]
@@ -174,6 +184,8 @@ def _atoms(term: str, case_sensitive: bool = False) -> list[str]:
     text = _fold_term(term)
     if not case_sensitive:
         text = _lower(text)
+    if _SIMPLE_TERM.fullmatch(text):
+        return [_SEP if ch == " " else ch for ch in text]
     unspaced = _is_unspaced(text)
     atoms: list[str] = []
     pos = 0
@@ -211,16 +223,24 @@ def _trie_regex(sequences: Iterable[list[str]]) -> str:
             node = node.setdefault(atom, {})
         node[""] = {}
 
+    orders: tuple[dict[str, tuple], dict[str, tuple]] = ({}, {})  # by atom, at the root and below
+
     def order(atom: str, depth: int) -> tuple:
         # plain characters first (common letters before rare ones), open-ended pieces last
-        ranking = _INITIAL_ORDER if depth == 0 else _LETTER_ORDER
-        rank = ranking.find(atom) if len(atom) == 1 else -1
-        return (atom == r"\w*", atom in (_SEP, r"\s*"), atom == _NUMBER, atom.startswith("\\s*"),
-                rank if rank >= 0 else len(ranking), atom)
+        known = orders[depth > 0]
+        key = known.get(atom)
+        if key is None:
+            ranking = _INITIAL_ORDER if depth == 0 else _LETTER_ORDER
+            rank = ranking.find(atom) if len(atom) == 1 else -1
+            key = known[atom] = (atom == r"\w*", atom in (_SEP, r"\s*"), atom == _NUMBER, atom.startswith("\\s*"),
+                                 rank if rank >= 0 else len(ranking), atom)
+        return key
 
     def emit(node: dict, depth: int) -> str:
-        children = [a + emit(node[a], depth + 1)
-                    for a in sorted((a for a in node if a), key=lambda a: order(a, depth))]
+        atoms = [a for a in node if a]
+        if len(atoms) > 1:
+            atoms.sort(key=lambda a: order(a, depth))
+        children = [a + emit(node[a], depth + 1) for a in atoms]
         if not children:
             return ""
         body = children[0] if len(children) == 1 else "(?:" + "|".join(children) + ")"
