@@ -9,7 +9,6 @@ as a visible backslash escape (ESC becomes the four characters \\x1b)."""
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import sys
 from pathlib import Path
 
@@ -91,10 +90,12 @@ def configure(level: str | int = "WARNING", *, stderr: bool = False, file: Path 
     target: Path | None = None
     handlers: list[logging.Handler] = []
     if file:
+        from logging.handlers import RotatingFileHandler  # only here: headless commands start ~3 ms sooner
+
         target = log_path() if file is True else Path(file)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            handler: logging.Handler = RotatingFileHandler(
                 target, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8",
                 errors="backslashreplace", delay=True)
             handler.setFormatter(InertFormatter(FORMAT))
