@@ -3,8 +3,10 @@ cell for cell to Textual's own Static showing the same text."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.app import App
 from textual.geometry import Region
 from textual.strip import Strip
@@ -12,7 +14,7 @@ from textual.visual import Visual
 from textual.widgets import Static
 
 import tui.panes.rows as rows_module
-from tui.panes.rows import Rows
+from tui.panes.rows import Rows, split_rows
 
 
 class _Side(App):
@@ -125,3 +127,31 @@ async def test_a_hidden_rows_widget_shows_its_latest_text_when_it_shows():
         assert rows.size.height == 2
         assert ["".join(ch for ch, _ in row).strip() for row in _cells(rows)] == TEXTS[0].plain.split("\n")
         assert isinstance(rows.render_line(0), Strip)
+
+
+_ROW_CHARS = st.sampled_from(list("ab \n\n█é"))
+_STYLES = st.sampled_from(["bold", "red", Style(italic=True), "on blue"])
+
+
+@st.composite
+def _texts(draw) -> Text:
+    text = Text(draw(st.text(_ROW_CHARS, max_size=30)), style=draw(st.sampled_from(["", "dim"])),
+                justify=draw(st.sampled_from([None, "left", "center"])),
+                overflow=draw(st.sampled_from([None, "fold", "ellipsis"])))
+    for _ in range(draw(st.integers(0, 6))):
+        start = draw(st.integers(0, len(text)))
+        text.spans.append(Span(start, draw(st.integers(start, len(text))), draw(_STYLES)))
+    return text
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_texts())
+def test_split_rows_gives_what_rich_split_gives(text):
+    """The rows' own split gives the rows, spans (in order, clipped, empty ones dropped),
+    style, justify and overflow that Rich's Text.split("\\n", allow_blank=True) gives."""
+    ours = split_rows(text)
+    rich = list(text.split("\n", allow_blank=True))
+    assert len(ours) == len(rich)
+    for a, b in zip(ours, rich):
+        assert (a.plain, a.spans, a.style, a.justify, a.overflow, a.no_wrap, a.end) == \
+               (b.plain, b.spans, b.style, b.justify, b.overflow, b.no_wrap, b.end)
