@@ -162,9 +162,10 @@ def canonical(scan_text: str) -> str:
 
 
 # Terms that are ASCII letters and digits in words one space apart once folded: about
-# two thirds of the shipped ones. For these the key is the term in lower case and each character is its own
-# atom, which _term_keys and _atoms give at once (the full work, ~1,200 terms at every
-# rules compile, was ~15 ms of its ~70; a test holds both paths to the same results).
+# two thirds of the shipped ones. For these the key is the term in lower case and each
+# character is its own atom, which _term_keys and _atoms give at once (the full work,
+# ~1,200 terms at every rules compile, was ~15 ms of its ~70; tests hold both paths to
+# the reference's results).
 _SIMPLE_TERM = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 
 
