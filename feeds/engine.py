@@ -70,6 +70,7 @@ class Engine:
         # feeds.forked's child processes do it for a one-shot poll.
         self.fetch_parse: FetchParse = fetch_parse or self._fetch_parse_here
         self._locks: dict[str, asyncio.Lock] = {}
+        self._fetching = 0  # fetches in flight: their items will follow (StoreWriter's linger)
         self._stopped = False
         self.price_engine: Any = None
         self.alert_rules = AlertRules.from_config(config)
@@ -87,7 +88,7 @@ class Engine:
 
     def _open_store(self) -> Store:
         self.store = Store(self.db_path)
-        self.writer = StoreWriter(self.store)
+        self.writer = StoreWriter(self.store, more_coming=lambda: self._fetching > 0)
         return self.store
 
     async def start(self, *, schedule: bool = True, prices: bool = True) -> None:
@@ -249,7 +250,13 @@ class Engine:
         now = datetime.now(timezone.utc)
         writer = self.writer
         try:
-            result, items = await self.fetch_parse(feed.url, feed.name, state.etag, state.last_modified)
+            self._fetching += 1
+            try:
+                result, items = await self.fetch_parse(feed.url, feed.name, state.etag, state.last_modified)
+            finally:
+                self._fetching -= 1
+                if not self._fetching and writer is not None:
+                    writer.wake()
             if items is None:
                 state = self._success(state, feed, now, result.etag, result.last_modified)
                 await writer.call(store.save_feed_state, state)

@@ -674,11 +674,12 @@ class WriterClosed(StoreError):
 
 
 class _Job:
-    __slots__ = ("fn", "args", "kwargs", "future", "weight")
+    __slots__ = ("fn", "args", "kwargs", "future", "weight", "queued")
 
     def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, weight: int) -> None:
         self.fn, self.args, self.kwargs, self.weight = fn, args, kwargs, weight
         self.future: Future = Future()
+        self.queued = time.monotonic()
 
 
 class StoreWriter:
@@ -694,17 +695,27 @@ class StoreWriter:
     each other while the writer is busy run in one transaction, each in its own
     savepoint, up to GROUP_WEIGHT items; every commit also rewrites the index and search
     pages it touched, so one commit for five 1,000-item feeds costs much less than five.
-    Their results are handed back only after that commit."""
+    Their results are handed back only after that commit.
+
+    Linger: given `more_coming` (true while the engine has fetches in flight), a weighted
+    write waits up to LINGER seconds for the writes those fetches will bring, so that a
+    burst of polls (a reload of 100 feeds, a start-up) shares a few commits instead of
+    one each: each commit also appends every page it touched to the WAL (40 MB of WAL for
+    100 small feeds committed one by one, 7 MB in groups of 20), which closing the store
+    then syncs and copies back. The engine calls `wake()` when its last fetch is done;
+    a write nobody weighted (a feed state, a read mark, a caller blocking) ends the wait."""
 
     GROUP_WEIGHT = 10_000
+    LINGER = 0.1
     # A batch of at least this many items gives the store its large page cache; it shrinks
     # back BULK_LINGER seconds after the last such batch (at once if the writer is idle
     # then, else before its next batch: polls that never pause must not keep it large).
     BULK_WEIGHT = 1_000
     BULK_LINGER = 1.0
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, more_coming: Callable[[], bool] | None = None) -> None:
         self.store = store
+        self._more_coming = more_coming
         self._jobs: collections.deque[_Job] = collections.deque()
         self._ready = threading.Condition()
         self._closed = False
@@ -740,6 +751,8 @@ class StoreWriter:
                         return  # closed and drained
                     batch = None
                 else:
+                    if self._more_coming is not None and self._jobs[0].weight:
+                        self._linger()
                     batch = [self._jobs.popleft()]
                     weight = batch[0].weight
                     while weight and self._jobs and self._jobs[0].weight and weight < self.GROUP_WEIGHT:
@@ -760,6 +773,27 @@ class StoreWriter:
                 self._run_group(batch)
             if bulk:
                 self.bulk()  # the linger counts from the end of the batch
+
+    def _linger(self) -> None:
+        """Holding _ready, with a weighted job first in the queue: wait for its neighbours
+        while more are coming, up to LINGER seconds after it was queued."""
+        deadline = self._jobs[0].queued + self.LINGER
+        while not self._closed and self._more_coming():
+            weight = 0
+            for job in self._jobs:
+                if not job.weight:
+                    return  # someone may be waiting on it
+                weight += job.weight
+            left = deadline - time.monotonic()
+            if weight >= self.GROUP_WEIGHT or left <= 0:
+                return
+            self._ready.wait(left)
+
+    def wake(self) -> None:
+        """More writes are no longer coming (the engine's fetches are done): a lingering
+        group commits now."""
+        with self._ready:
+            self._ready.notify()
 
     def bulk(self) -> None:
         """In the writer: the large page cache for the next BULK_LINGER seconds (a job

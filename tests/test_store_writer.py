@@ -290,3 +290,118 @@ async def test_the_engine_takes_the_large_cache_only_to_reclassify_stored_items(
     with Store(tmp_path / "old.sqlite") as store:
         store.ingest("wire", items("wire", 5), rules="rules of an older version", now=NOW)
     assert await cache_after_start(tmp_path / "old.sqlite") == Store.BULK_CACHE_KB
+
+
+async def test_writes_linger_for_their_neighbours_while_more_are_coming(tmp_path):
+    """While the engine has fetches in flight, a feed's items wait (up to LINGER) for the
+    next feed's, so that a burst of polls commits in a few transactions, not one each;
+    `wake()` (the last fetch is done) or an unweighted write ends the wait at once."""
+    db = tmp_path / "db.sqlite"
+    store = Store(db)
+    coming = [True]
+    writer = StoreWriter(store, more_coming=lambda: coming[0])
+    writer.LINGER = 5.0  # long, so that only wake() or an unweighted job can end it
+    check = sqlite3.connect(db, check_same_thread=False)
+
+    def ingest_and_look(feed: str, batch) -> tuple[int, int]:
+        new = store.ingest(feed, batch, now=NOW)
+        return len(new), check.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    try:
+        first = asyncio.wrap_future(writer.submit(ingest_and_look, "a", items("a", 10), weight=10))
+        await asyncio.sleep(0.2)
+        assert not first.done()  # lingering: more are coming
+        second = asyncio.wrap_future(writer.submit(ingest_and_look, "b", items("b", 10), weight=10))
+        await asyncio.sleep(0.1)
+        assert not first.done() and not second.done()
+        coming[0] = False
+        writer.wake()
+        # one transaction: neither saw the other's items committed
+        assert await asyncio.wait_for(first, 2) == (10, 0)
+        assert await asyncio.wait_for(second, 2) == (10, 0)
+
+        coming[0] = True
+        third = asyncio.wrap_future(writer.submit(ingest_and_look, "c", items("c", 10), weight=10))
+        await asyncio.sleep(0.1)
+        assert not third.done()
+        # a write someone waits for, unweighted, ends the wait: the group commits first
+        assert await asyncio.wait_for(writer.call(store.count), 2) == 30
+        assert third.done() and third.result() == (10, 30)  # alone: its own commit
+
+        writer.LINGER = 0.1  # and the wait is bounded even if more stay "coming"
+        fourth = asyncio.wrap_future(writer.submit(ingest_and_look, "d", items("d", 10), weight=10))
+        assert await asyncio.wait_for(fourth, 2) == (10, 40)
+    finally:
+        coming[0] = False
+        await writer.aclose()
+        check.close()
+    store.close()
+
+
+async def test_without_more_coming_a_write_commits_at_once(tmp_path):
+    db = tmp_path / "db.sqlite"
+    store = Store(db)
+    writer = StoreWriter(store)
+    writer.LINGER = 5.0
+    check = sqlite3.connect(db, check_same_thread=False)
+
+    def ingest_and_look(feed: str, batch) -> tuple[int, int]:
+        new = store.ingest(feed, batch, now=NOW)
+        return len(new), check.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    try:
+        first = await asyncio.wait_for(writer.call(ingest_and_look, "a", items("a", 10), weight=10), 1)
+    finally:
+        await writer.aclose()
+        check.close()
+    store.close()
+    assert first == (10, 10)
+
+
+async def test_a_poll_of_many_feeds_shares_commits_and_ends_without_waiting(server, write_config, tmp_path):
+    """poll_all over loopback: the feeds' items go in fewer transactions than there are
+    feeds, and the last group commits when the last fetch is done, not LINGER later."""
+    feeds = {}
+    for n in range(12):
+        entries = [(f"Desk {n} story {i}: pension rule update", "summary", f"https://example.com/{n}/{i}", NOW)
+                   for i in range(30)]
+        feeds[f"desk {n}"] = server.add(f"/linger{n}.rss", Route(body=rss(entries)))
+    config = load_config(write_config("[fetch]\njitter = 0\n" + "".join(
+        f'[[feeds]]\nname = "{name}"\nurl = "{url}"\n' for name, url in feeds.items())))
+    engine = Engine(config, tmp_path / "db.sqlite", lambda event: None, classifier=None)
+    engine.open()
+    engine.writer.LINGER = 3.0
+    commits = []
+    engine.store.w.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    try:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        statuses = await engine.poll_all()
+        took = loop.time() - start
+    finally:
+        await engine.stop()
+    assert all(s.state.ok and s.new == 30 for s in statuses)
+    assert took < 2.0  # the last group did not wait out its LINGER
+    assert 1 <= len(commits) < len(feeds) / 2, commits
+
+
+async def test_a_cancelled_fetch_does_not_leave_the_others_lingering(server, write_config, tmp_path):
+    """The last fetch in flight ends without a write of its own (its poll was cancelled):
+    the engine wakes the writer, and what lingered commits at once, not LINGER later."""
+    fast = server.add("/fast.rss", Route(body=rss([("Pension rule story", "s", "https://example.com/f", NOW)])))
+    slow = server.add("/slow.rss", Route(body=rss([("Slow story", "s", "https://example.com/s", NOW)]), delay=20))
+    config = load_config(write_config(f'[fetch]\njitter = 0\n[[feeds]]\nname = "fast"\nurl = "{fast}"\n'
+                                      f'[[feeds]]\nname = "slow"\nurl = "{slow}"\n'))
+    engine = Engine(config, tmp_path / "db.sqlite", lambda event: None, classifier=None)
+    engine.open()
+    engine.writer.LINGER = 30.0
+    try:
+        slow_poll = asyncio.create_task(engine.poll_feed(config.feed("slow")))
+        fast_poll = asyncio.create_task(engine.poll_feed(config.feed("fast")))
+        await asyncio.sleep(0.5)
+        assert not fast_poll.done()  # its items linger: the slow fetch is still in flight
+        slow_poll.cancel()
+        status = await asyncio.wait_for(fast_poll, 3)
+        assert status.new == 1
+    finally:
+        await engine.stop()
