@@ -574,28 +574,51 @@ class Classifier:
 
     def _hits_of_parts(self, parts: list[bytes], cased: str, title_end: int, t_index: list[int] | None,
                        s_index: list[int] | None) -> _Hits | None:
-        """_hits for the pieces the bytes regex split ASCII scan text into."""
+        """_hits for the pieces the bytes regex split ASCII scan text into: each match
+        looked up by its piece as it stands (a space, the text), as a plan does, rather
+        than cut out and decoded first (items dense with matches: ~15% less time)."""
         if len(parts) == 1:
             return None
-        ends = list(accumulate(map(len, parts)))
-        return self._hits([text[1:].decode() for text in parts[1::2]],
-                          [(ends[j] + 1, ends[j + 1]) for j in range(0, len(ends) - 1, 2)],
-                          cased, title_end, t_index, s_index)
+        pieces = self._pieces
+        found = []
+        end = 0
+        for j in range(1, len(parts), 2):
+            start = end + len(parts[j - 1])  # at the match's space
+            piece = parts[j]
+            end = start + len(piece)
+            r = pieces.get(piece)
+            if r is None:
+                r = self._piece(piece)
+            found.append((r, start + 1, end))
+        return self._hits_resolved(found, cased, title_end, t_index, s_index)
+
+    def _piece(self, piece: bytes) -> _Resolved:
+        """_resolve for a piece of the bytes split, kept by the piece."""
+        pieces = self._pieces
+        if len(pieces) > 100_000:
+            pieces.clear()
+        text = piece[1:].decode()
+        r = pieces[piece] = self._resolved.get(text) or self._resolve(text)
+        return r
 
     def _hits(self, texts: list[str], positions: list[tuple[int, int]], cased: str, title_end: int,
               t_index: list[int] | None, s_index: list[int] | None) -> _Hits | None:
         """The terms behind matched scan texts, after case, title-only and `unless` checks."""
         resolved = self._resolved
+        return self._hits_resolved([(resolved.get(text) or self._resolve(text), start, end)
+                                    for text, (start, end) in zip(texts, positions)],
+                                   cased, title_end, t_index, s_index)
+
+    def _hits_resolved(self, found: list[tuple[_Resolved, int, int]], cased: str, title_end: int,
+                       t_index: list[int] | None, s_index: list[int] | None) -> _Hits | None:
+        """_hits, each matched text already resolved: (what it means, start, end)."""
         mask = 0
         title_mask = 0
         hits: list[tuple[tuple[_Entry, ...], int, int]] = []
         keys: set[str] | None = None
         conditional = False  # some hit has an `unless`: checked once all phrases are known
         cased_scan: str | None = None
-        for text, (start, end) in zip(texts, positions):
-            r = resolved.get(text)
-            if r is None:
-                r = self._resolve(text)
+        for r, start, end in found:
             if r.plain:
                 mask |= r.mask
                 if start < title_end:
@@ -797,10 +820,7 @@ class Classifier:
         for i, piece in enumerate(parts[1::2]):
             r = pieces.get(piece)
             if r is None:
-                if len(pieces) > 100_000:
-                    pieces.clear()
-                text = piece[1:].decode()
-                r = pieces[piece] = self._resolved.get(text) or self._resolve(text)
+                r = self._piece(piece)
             resolved.append(r)
             meanings.append(r.meaning)
             if r.cased:
