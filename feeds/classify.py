@@ -576,7 +576,7 @@ class Classifier:
                        s_index: list[int] | None) -> _Hits | None:
         """_hits for the pieces the bytes regex split ASCII scan text into: each match
         looked up by its piece as it stands (a space, the text), as a plan does, rather
-        than cut out and decoded first (items dense with matches: ~15% less time)."""
+        than cut out and decoded first (reload.py's items, ~19 matches each: 32.8 -> 27.2 us)."""
         if len(parts) == 1:
             return None
         pieces = self._pieces

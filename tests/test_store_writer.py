@@ -324,7 +324,7 @@ async def test_writes_linger_for_their_neighbours_while_more_are_coming(tmp_path
         third = asyncio.wrap_future(writer.submit(ingest_and_look, "c", items("c", 10), weight=10))
         await asyncio.sleep(0.1)
         assert not third.done()
-        # a write someone waits for, unweighted, ends the wait: the group commits first
+        # a write someone waits for, unweighted, ends the wait: the lingering one commits first
         assert await asyncio.wait_for(writer.call(store.count), 2) == 30
         assert third.done() and third.result() == (10, 30)  # alone: its own commit
 
