@@ -255,7 +255,7 @@ class Engine:
                 result, items = await self.fetch_parse(feed.url, feed.name, state.etag, state.last_modified)
             finally:
                 self._fetching -= 1
-                if not self._fetching and writer is not None:
+                if not self._fetching:
                     writer.wake()
             if items is None:
                 state = self._success(state, feed, now, result.etag, result.last_modified)
