@@ -405,10 +405,11 @@ class Engine:
 
     # ------------------------------------------------------------ queries for front ends
 
-    def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False,
-               high_only: bool = False) -> list[Item]:
-        return self._with_read_marks(self.open().recent(limit, offset, flagged_only=flagged_only,
-                                                        high_only=high_only))
+    def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False, high_only: bool = False,
+               before: int | None = None, after: int | None = None, oldest: bool = False) -> list[Item]:
+        """Store.recent, with the read marks not yet written shown as read."""
+        return self._with_read_marks(self.open().recent(limit, offset, flagged_only=flagged_only, high_only=high_only,
+                                                        before=before, after=after, oldest=oldest))
 
     def count(self, *, flagged_only: bool = False, high_only: bool = False) -> int:
         return self.open().count(flagged_only=flagged_only, high_only=high_only)

@@ -441,14 +441,30 @@ class Store:
                     first_seen=_dt(row[8]), sources=tuple(sources.split(_SEP)) if sources else (),
                     classification=classification, read=bool(row[16]))
 
-    def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False,
-               high_only: bool = False) -> list[Item]:
-        """Newest first, a page at a time."""
-        where = "WHERE priority = 'high'" if high_only else "WHERE flag = 1" if flagged_only else ""
+    def recent(self, limit: int = 200, offset: int = 0, *, flagged_only: bool = False, high_only: bool = False,
+               before: int | None = None, after: int | None = None, oldest: bool = False) -> list[Item]:
+        """Newest first, a page at a time: the newest page; the page just older than the
+        item with id `before`, or just newer than `after`; or the oldest page. A page next
+        to an item costs the same wherever it lies (one index look-up; an OFFSET walk reads
+        every row it skips: a page 2.5 million rows down took a second), so a list can
+        start at the oldest end and page from wherever the reader is."""
+        where = ["priority = 'high'"] if high_only else ["flag = 1"] if flagged_only else []
+        args: list[object] = []
+        if before is not None:
+            where.append("(sort_time, id) < (SELECT sort_time, id FROM items WHERE id = ?)")
+            args.append(before)
+        if after is not None:
+            where.append("(sort_time, id) > (SELECT sort_time, id FROM items WHERE id = ?)")
+            args.append(after)
+        backwards = after is not None or oldest  # read from the older end, then turn round
+        order = "ASC" if backwards else "DESC"
         rows = self.db.execute(
-            f"SELECT {self._ITEM_COLUMNS} FROM items {where} ORDER BY sort_time DESC, id DESC LIMIT ? OFFSET ?",
-            (limit, offset),
+            f"SELECT {self._ITEM_COLUMNS} FROM items {'WHERE ' + ' AND '.join(where) if where else ''}"
+            f" ORDER BY sort_time {order}, id {order} LIMIT ? OFFSET ?",
+            (*args, limit, offset),
         ).fetchall()
+        if backwards:
+            rows.reverse()
         return [self._item(r) for r in rows]
 
     def count(self, *, flagged_only: bool = False, high_only: bool = False) -> int:

@@ -849,9 +849,12 @@ async def test_switching_back_to_a_filter_renders_no_row_again(config, monkeypat
     items = sample_items(30)
     pool = sorted(items, key=lambda i: (i.published, i.id or 0), reverse=True)
 
-    def pager(mode: str, offset: int, limit: int):  # fresh, equal objects, as the store gives
+    def pager(mode: str, limit: int, before=None, after=None, oldest=False):  # fresh, equal objects, as the store gives
         from tui.panes.headlines import passes
-        return [replace(i) for i in pool if passes(i, mode)][offset:offset + limit]
+        shown = [replace(i) for i in pool if passes(i, mode)]
+        assert after is None and not oldest  # thirty items: one page, from the top
+        start = 0 if before is None else next(n for n, i in enumerate(shown) if i.id == before) + 1
+        return shown[start:start + limit]
 
     app = make_app(config)
     async with app.run_test(size=(140, 40)) as pilot:

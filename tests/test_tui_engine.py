@@ -17,7 +17,7 @@ from tests.loopback import Route
 from tests.tuikit import DATA, offline_config, screen_text
 from tui.app import PolicyWatchApp
 from tui.commands.app import FIRST_PAGE, engine_factory, stored_page
-from tui.panes.headlines import PAGE, HeadlineList
+from tui.panes.headlines import NEXT_UNREAD_PAGES, PAGE, HeadlineList
 from tui.panes.price import PricePane
 from tui.screens.detail import DetailScreen
 from tui.screens.health import HealthScreen
@@ -123,12 +123,122 @@ async def test_a_thousand_stored_items_are_paged_not_loaded(write_config, tmp_pa
         assert len(headlines.items) == FIRST_PAGE  # scrolling a little loads nothing more
         await pilot.press("f", "a")  # a filter change reloads a page at a time
         assert len(headlines.items) == PAGE
-        await pilot.press("G")
-        assert len(headlines.items) == 1000 and headlines.cursor == 999
+        await pilot.press("G")  # the oldest page, not every page in between
+        assert len(headlines.items) == PAGE and headlines.cursor == PAGE - 1
         assert headlines.current.title == "Stored headline number 00000 about markets"
-        assert "all · 1000" in headlines.border_title
+        assert f"all · {PAGE}+" in headlines.border_title
+        await pilot.press("g")  # and back to the newest
+        assert headlines.cursor == 0 and headlines.current.title == "Stored headline number 00999 about markets"
+
+
+async def test_end_jumps_to_the_oldest_and_the_list_pages_back_up_from_there(write_config, tmp_path):
+    """End (G) on a long history loads the oldest page only (loading every page on the
+    event loop froze the monitor: minutes and gigabytes at 5 million items); walking up
+    from there loads each newer page in turn, joining up with no gap and no repeat, and
+    keeps the cursor on the headline it was on."""
+    db = tmp_path / "pw.db"
+    prefill(db, 1000)
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
+        pages = []
+        pager = headlines.pager
+        headlines.pager = lambda *args, **kwargs: pages.append(kwargs) or pager(*args, **kwargs)
+        await pilot.press("end")
+        assert pages == [{"oldest": True}]
+        assert headlines.current.title == "Stored headline number 00000 about markets"
+        assert "Stored headline number 00000" in screen_text(app)
+        seen = headlines.current
+        for _ in range(PAGE + 30):
+            await pilot.press("up")
+            assert headlines.current is not seen and headlines.current.title > seen.title
+            seen = headlines.current
+        assert len(pages) == 2 and "after" in pages[1]  # one newer page, loaded ahead of the cursor
+        assert headlines.current.title == f"Stored headline number {PAGE + 30:05d} about markets"
+        assert f"{PAGE + 30:05d}" in screen_text(app)  # the screen follows the cursor
+        while "after" in (pages[-1] if pages else {}) and len(headlines.items) < 1000:
+            await pilot.press("pageup")
+            if headlines.cursor == 0:
+                break
+        for _ in range(40):
+            await pilot.press("pageup")
         titles = [i.title for i in headlines.items]
-        assert len(set(titles)) == 1000 and titles == sorted(titles, reverse=True)
+        assert titles == [f"Stored headline number {n:05d} about markets" for n in range(999, -1, -1)]
+        assert headlines.cursor == 0
+        assert "all · 1000 ·" in headlines.border_title  # the whole history now, newest on top
+
+
+async def test_home_and_a_filter_from_the_oldest_end_load_one_page(write_config, tmp_path):
+    """From the oldest end, g and a filter key each load the newest page and nothing
+    next to the window they replace (whose scroll position pointed deep down)."""
+    db = tmp_path / "pw.db"
+    prefill(db, 1000)
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
+        pages = []
+        pager = headlines.pager
+        headlines.pager = lambda *args, **kwargs: pages.append((args[0], kwargs)) or pager(*args, **kwargs)
+        await pilot.press("end", "pageup", "g")
+        assert pages == [("all", {"oldest": True}), ("all", {})]
+        assert headlines.cursor == 0 and headlines.scroll_offset.y == 0 and len(headlines.items) == PAGE
+        assert headlines.current.title == "Stored headline number 00999 about markets"
+        pages.clear()
+        await pilot.press("end", "f")
+        assert pages == [("all", {"oldest": True}), ("flagged", {})]
+        assert headlines.cursor == 0 and headlines.scroll_offset.y == 0
+        await pilot.press("a")
+        assert headlines.current.title == "Stored headline number 00999 about markets"
+
+
+async def test_n_looks_a_few_pages_ahead_at_a_time(write_config, tmp_path):
+    """n finds the next unread headline; when none is near, it loads a few pages per
+    press and says so, instead of reading the whole history on the event loop."""
+    db = tmp_path / "pw.db"
+    prefill(db, 3000)
+    with Store(db) as store:
+        store.w.execute("UPDATE items SET read = 1 WHERE title != 'Stored headline number 00002 about markets'")
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
+        await pilot.press("n")
+        assert headlines.cursor == 0 and len(headlines.items) == NEXT_UNREAD_PAGES * PAGE + FIRST_PAGE
+        assert any("No unread headline" in n.message for n in app._notifications)
+        while headlines.current is None or headlines.current.read:
+            await pilot.press("n")
+        assert headlines.current.title == "Stored headline number 00002 about markets"
+
+
+async def test_new_headlines_wait_above_a_list_that_starts_further_down(write_config, tmp_path):
+    """At the oldest end of a long history, new headlines are counted above (g: top), not
+    put into a list that does not reach them."""
+    from feeds.model import NewItems
+
+    db = tmp_path / "pw.db"
+    prefill(db, 600)
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = app.query_one("#headlines", HeadlineList)
+        await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
+        await pilot.press("end")
+        oldest_window = [i.title for i in headlines.items]
+        with Store(db) as store:
+            new = store.ingest("Stored feed", [make_item("Stored feed", title="A brand new headline about pensions",
+                                                         summary="", link="https://example.com/new", guid=None,
+                                                         published=datetime.now(timezone.utc))])
+        app.sink(NewItems(tuple(new), feed="Stored feed"))
+        await pilot.pause()
+        assert [i.title for i in headlines.items] == oldest_window
+        assert "1 new (g: top)" in headlines.border_subtitle
+        await pilot.press("g")
+        assert headlines.cursor == 0 and headlines.current.title == "A brand new headline about pensions"
 
 
 async def test_detail_lists_every_source_and_read_state_persists(server, write_config, tmp_path):

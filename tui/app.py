@@ -254,8 +254,8 @@ class PolicyWatchApp(App[int]):
         headlines = self.query_one(HeadlineList)
         recent = getattr(self.engine, "recent", None)
         if recent is not None:
-            headlines.pager = lambda mode, offset, limit: recent(
-                limit=limit, offset=offset, flagged_only=mode == "flagged", high_only=mode == "high")
+            headlines.pager = lambda mode, limit, **where: recent(
+                limit=limit, flagged_only=mode == "flagged", high_only=mode == "high", **where)
         await self.engine.start()
         if self.on_engine_started is not None:
             self.on_engine_started()

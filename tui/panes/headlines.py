@@ -1,8 +1,10 @@
 """The headlines pane: a virtual list, newest first, paged from the store.
 
 Only the rows on screen are rendered (Textual's line API), and only the pages the reader
-has scrolled to are loaded, so 50,000 stored items cost what one screenful costs. Rows
-are built as `rich.text.Text` from untrusted strings (tui.safe), never as markup."""
+has scrolled to are loaded, so 50,000 stored items cost what one screenful costs. The
+loaded pages are a window that starts at the newest headline, or at the oldest after End,
+and grows a page at a time in the direction the reader goes. Rows are built as
+`rich.text.Text` from untrusted strings (tui.safe), never as markup."""
 
 from __future__ import annotations
 
@@ -26,8 +28,12 @@ from tui import safe
 
 FILTERS = ("all", "flagged", "high")
 PAGE = 200
-# (filter, offset, limit) -> items newest first; the app wires it to engine.recent.
-Pager = Callable[[str, int, int], list[Item]]
+# n (next unread) loads at most this many pages a press when no unread headline is loaded
+NEXT_UNREAD_PAGES = 5
+# pager(filter, limit, *, before=id, after=id, oldest=True) -> items newest first: the newest
+# page; the page just older than the item `before`, or just newer than `after`; or the oldest
+# page. The app wires it to engine.recent.
+Pager = Callable[..., list[Item]]
 
 
 def sort_time(item: Item) -> datetime:
@@ -158,7 +164,9 @@ class HeadlineList(ScrollView, can_focus=True):
         self.items: list[Item] = []          # the loaded window, newest first
         self._pool: list[Item] = []          # without a pager: everything received
         self._ids: set[object] = set()
-        self._exhausted = True
+        self._exhausted = True  # nothing older than the last loaded item
+        self._top = True  # the first loaded item is the newest: nothing newer to load
+        self._replacing = False  # the window is being replaced: no paging next to it
         self._row_height = 1
         self.new_above = 0  # arrived above the cursor while the reader was further down
         # Rendered rows by (item, sub-row, width, row height, cursor state, base style, day):
@@ -174,15 +182,30 @@ class HeadlineList(ScrollView, can_focus=True):
         self.reload()
 
     def reload(self) -> None:
-        """Load the first page of the current filter, keeping the cursor on its item."""
-        current = self.current
+        """Load the first page of the current filter, keeping the cursor on its item (on
+        the first headline when the list started further down)."""
+        self._show_newest(keep=self.current if self._top else None)
+
+    def _show_newest(self, keep: Item | None) -> None:
         if self.pager is not None:
-            page = self.pager(self.mode, 0, PAGE)
-            self._exhausted = len(page) < PAGE
+            page = self.pager(self.mode, PAGE)
+            exhausted = len(page) < PAGE
         else:
             page = [i for i in self._pool if passes(i, self.mode)]
-            self._exhausted = True
-        self._set_items(page, keep=current)
+            exhausted = True
+        self._replace(page, top=True, exhausted=exhausted, keep=keep)
+        if keep is None:
+            self.scroll_to(y=0, animate=False)
+
+    def _replace(self, page: Sequence[Item], *, top: bool, exhausted: bool, keep: Item | None) -> None:
+        """Show `page` in place of the loaded window; nothing loads on the way (the old
+        window's scroll position would ask for pages next to it)."""
+        self._replacing = True
+        try:
+            self._top, self._exhausted = top, exhausted
+            self._set_items(page, keep=keep)
+        finally:
+            self._replacing = False
 
     def show_stored(self, items: Sequence[Item]) -> None:
         """The store's newest page, shown while the engine starts; its hand-over (the same
@@ -190,18 +213,40 @@ class HeadlineList(ScrollView, can_focus=True):
         if self.items or self.mode != "all" or not items:
             return
         self._exhausted = False  # the hand-over says the same; no pager until then
+        self._top = True
         self._set_items(items, keep=None)
 
     def load_more(self) -> bool:
-        """The next page from the pager (scrolling near the end calls this)."""
+        """The page just older than the last loaded (scrolling near the end calls this)."""
         if self.pager is None or self._exhausted:
             return False
-        page = self.pager(self.mode, len(self.items), PAGE)
+        last = self.items[-1].id if self.items else None
+        page = self.pager(self.mode, PAGE, before=last) if last is not None else []
         self._exhausted = len(page) < PAGE
         fresh = [i for i in page if identity(i) not in self._ids]
         self.items.extend(fresh)
         self._ids.update(identity(i) for i in fresh)
         self._resize()
+        self._announce()
+        return bool(fresh)
+
+    def load_newer(self) -> bool:
+        """The page just newer than the first loaded, above it (scrolling near the top of a
+        list that starts further down calls this). The cursor and the view stay on the
+        headlines they were on."""
+        if self.pager is None or self._top:
+            return False
+        first = self.items[0].id if self.items else None
+        page = self.pager(self.mode, PAGE, after=first) if first is not None else []
+        self._top = len(page) < PAGE
+        fresh = [i for i in page if identity(i) not in self._ids]
+        if fresh:
+            self.items[:0] = fresh
+            self._ids.update(identity(i) for i in fresh)
+            self._resize()
+            self.set_reactive(HeadlineList.cursor, self.cursor + len(fresh))
+            self.scroll_to(y=self.scroll_offset.y + len(fresh) * self._row_height, animate=False, immediate=True)
+            self.refresh()
         self._announce()
         return bool(fresh)
 
@@ -212,8 +257,10 @@ class HeadlineList(ScrollView, can_focus=True):
             if self.pager is not None:
                 if self.mode == "all" and new:
                     # The engine's hand-over is the newest page already: no second query.
-                    self._exhausted = False
-                    self._set_items(new, keep=self.current)
+                    at_top = self._top
+                    self._replace(new, top=True, exhausted=False, keep=self.current if at_top else None)
+                    if not at_top:
+                        self.scroll_to(y=0, animate=False)
                 else:
                     self.reload()
                 return list(self.items)
@@ -225,12 +272,17 @@ class HeadlineList(ScrollView, can_focus=True):
             self._pool.extend(i for i in new if identity(i) not in known)
             self._pool.sort(key=order_key, reverse=True)
         floor = order_key(self.items[-1]) if self.items and not self._exhausted else None
-        shown = [i for i in new if passes(i, self.mode) and identity(i) not in self._ids
-                 and (floor is None or order_key(i) >= floor)]
+        ceiling = order_key(self.items[0]) if self.items and not self._top else None
+        wanted = [i for i in new if passes(i, self.mode) and identity(i) not in self._ids
+                  and (floor is None or order_key(i) >= floor)]
+        shown = [i for i in wanted if ceiling is None or order_key(i) <= ceiling]
+        if len(shown) < len(wanted):  # newer than a list that starts further down: g loads them
+            self.new_above += len(wanted) - len(shown)
+            self._show_new_above()
         if not shown:
             return []
         current = self.current
-        at_top = self.cursor == 0 and self.scroll_offset.y == 0
+        at_top = self._top and self.cursor == 0 and self.scroll_offset.y == 0
         merged = sorted(self.items + shown, key=order_key, reverse=True)
         self._set_items(merged, keep=current, follow_top=at_top)
         if not at_top:
@@ -287,7 +339,7 @@ class HeadlineList(ScrollView, can_focus=True):
     def summary(self) -> "HeadlineList.FilterChanged":
         """What the list shows now, as the message that announces it."""
         unread = sum(1 for i in self.items if not i.read)
-        return self.FilterChanged(self.mode, len(self.items), not self._exhausted, unread)
+        return self.FilterChanged(self.mode, len(self.items), not (self._exhausted and self._top), unread)
 
     # ------------------------------------------------------------ geometry
 
@@ -334,9 +386,12 @@ class HeadlineList(ScrollView, can_focus=True):
                 self.cursor = clamped
                 return
         scrolled = self.scroll_offset.y
-        self._scroll_to_cursor()
-        if not self._exhausted and new >= len(self.items) - 20:
-            self.load_more()
+        self._scroll_to_cursor()  # (which may load a page above, moving the cursor down with its row)
+        if not self._replacing:
+            if not self._exhausted and self.cursor >= len(self.items) - 20:
+                self.load_more()
+            if not self._top and self.cursor < 20:
+                self.load_newer()
         if self.scroll_offset.y == scrolled and old != new:
             self._refresh_rows(old, new)  # only the rows the cursor left and entered
         else:
@@ -348,14 +403,21 @@ class HeadlineList(ScrollView, can_focus=True):
             self.refresh(Region(0, index * self._row_height - top, width, self._row_height))
 
     def watch_mode(self, mode: str) -> None:
-        self.cursor = 0
+        """A new filter shows its newest headlines (the cursor stays on the top headline
+        if the new filter shows it too)."""
+        keep = self.items[0] if self._top and self.items else None
+        self.set_reactive(HeadlineList.cursor, 0)  # (quietly: the old window must not page)
+        self._show_newest(keep=keep)
         self.scroll_to(y=0, animate=False)
-        self.reload()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
+        if self._replacing:
+            return
         if not self._exhausted and (new + self.size.height) // self._row_height >= len(self.items) - 20:
             self.load_more()
+        if not self._top and new // self._row_height < 20:
+            self.load_newer()
 
     def _scroll_to_cursor(self, animate: bool = False) -> None:
         region = Region(0, self.cursor * self._row_height, self.size.width, self._row_height)
@@ -378,11 +440,16 @@ class HeadlineList(ScrollView, can_focus=True):
         self.cursor = max(self.cursor - step, 0)
 
     def action_first(self) -> None:
+        if not self._top:
+            self._show_newest(keep=None)
         self.cursor = 0
 
     def action_last(self) -> None:
-        while self.load_more():
-            pass
+        """The oldest headline: the oldest page, where the list does not reach it yet (not
+        every page in between: at 5 million items that took minutes and gigabytes)."""
+        if self.pager is not None and not self._exhausted:
+            page = self.pager(self.mode, PAGE, oldest=True)
+            self._replace(page, top=len(page) < PAGE, exhausted=True, keep=page[-1] if page else None)
         self.cursor = max(0, len(self.items) - 1)
 
     def action_filter(self, mode: str) -> None:
@@ -392,15 +459,24 @@ class HeadlineList(ScrollView, can_focus=True):
             self.mode = mode
 
     def action_next_unread(self) -> None:
+        """The next unread headline below the cursor. Where none is loaded, up to
+        NEXT_UNREAD_PAGES more pages a press (a history read to the end would otherwise be
+        loaded whole, on the event loop), and a note when they hold none either."""
         start = self.cursor + 1
+        loaded = 0
         while True:
             for index in range(start, len(self.items)):
                 if not self.items[index].read:
                     self.cursor = index
                     return
             start = len(self.items)
-            if not self.load_more():
+            if loaded == NEXT_UNREAD_PAGES:
+                self.notify(f"No unread headline in the next {loaded * PAGE:,}: n looks further.", timeout=3)
                 return
+            if not self.load_more():
+                self.notify("No unread headline below this one.", timeout=3)
+                return
+            loaded += 1
 
     def action_open_detail(self) -> None:
         if (item := self.current) is not None:
