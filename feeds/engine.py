@@ -439,12 +439,18 @@ class Engine:
         marked = [(i, pending.get(i.id)) for i in items]  # .get: the writer may commit one meanwhile
         return [i if read is None else replace(i, read=read) for i, read in marked]
 
-    def feed_states(self) -> list[FeedState]:
-        """One state per configured feed, in config order, with the next scheduled poll."""
+    def feed_states(self, *, counts: bool = True) -> list[FeedState]:
+        """One state per configured feed, in config order, with the next scheduled poll.
+        counts=False leaves out each feed's item count: counting walks the feed's range of
+        an index (315 ms for 17 feeds at 5 million items), too much for a screen that asks
+        every second."""
         store = self.open()
+        stored = {state.feed: state for state in store.feed_states(count=False)}
         out = []
         for feed in self.config.feeds:
-            state = store.feed_state(feed.name)
+            state = stored.get(feed.name) or FeedState(feed=feed.name)
+            if counts and feed.name in stored:
+                state = replace(state, item_count=store.item_count(feed.name))
             scheduled = self.scheduler.next_run(self._job_id(feed)) if self.scheduler.running else None
             out.append(replace(state, next_due=scheduled or state.next_due))
         return out

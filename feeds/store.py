@@ -560,12 +560,16 @@ class Store:
             return FeedState(feed=feed)
         return self._state(row, count)
 
-    def feed_states(self) -> list[FeedState]:
-        return [self._state(r) for r in self.db.execute("SELECT * FROM feed_state ORDER BY feed")]
+    def feed_states(self, *, count: bool = True) -> list[FeedState]:
+        """Every stored feed state, in one query (count=False: item_count left 0)."""
+        return [self._state(r, count) for r in self.db.execute("SELECT * FROM feed_state ORDER BY feed").fetchall()]
+
+    def item_count(self, feed: str) -> int:
+        """How many stored items the feed carried: a walk of its range of an index."""
+        return self.db.execute("SELECT count(*) FROM item_sources WHERE feed=?", (feed,)).fetchone()[0]
 
     def _state(self, row: sqlite3.Row, count: bool = True) -> FeedState:
-        count = self.db.execute("SELECT count(*) FROM item_sources WHERE feed=?",
-                                (row["feed"],)).fetchone()[0] if count else 0
+        count = self.item_count(row["feed"]) if count else 0
         return FeedState(feed=row["feed"], url=row["url"], etag=row["etag"], last_modified=row["last_modified"],
                          last_success=_dt(row["last_success"]), last_error=row["last_error"],
                          last_error_at=_dt(row["last_error_at"]), failures=row["failures"],

@@ -537,6 +537,66 @@ async def test_health_screen_shows_each_feed(write_config):
         assert not isinstance(app.screen, HealthScreen)
 
 
+async def test_health_screen_updates_its_cells_in_place(write_config):
+    """Once a second the health screen changes only the cells whose text changed (the
+    ages): it rebuilt every row, 270 ms a second with 1,000 feeds, 93 ms with 100, and
+    the cursor's row jumped back into view at each rebuild. A new state of a feed, a
+    style (failing: yellow, then red at three) and a feed added by a config reload show."""
+    from datetime import timedelta
+    from rich.text import Text
+
+    feeds = [(f"Feed {n:03d}", f"http://127.0.0.1:9/{n}") for n in range(120)]
+    config = offline_config(write_config, feeds=feeds)
+    now = [NOW]
+    app = make_app(config)
+    app.clock = lambda: now[0]
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        for n, (name, _) in enumerate(feeds):
+            app.sink(FeedStatus(FeedState(feed=name, last_success=NOW - timedelta(seconds=n), next_due=NOW + timedelta(minutes=10))))
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, HealthScreen)
+        table = screen.query_one(DataTable)
+        await pilot.press(*["pagedown"] * 8)
+        cursor, scroll = table.cursor_row, table.scroll_y
+        assert cursor > 100 and scroll > 0
+        updates = []
+        original = table.update_cell
+        table.update_cell = lambda *args, **kwargs: updates.append(args[:2]) or original(*args, **kwargs)
+        cleared = []
+        table.clear = lambda *args, **kwargs: cleared.append(1) or DataTable.clear(table, *args, **kwargs)
+        now[0] = NOW + timedelta(seconds=1)
+        screen.update_states()
+        await pilot.pause()
+        assert not cleared
+        # "n s ago" moves for the feeds polled under 90 s ago (and "89 s" turns "2 min");
+        # the rest read in minutes and stay
+        assert len(updates) == 90 and {str(row.value if hasattr(row, "value") else row) for row, _ in updates} == {
+            f"Feed {n:03d}" for n in range(90)}
+        assert (table.cursor_row, table.scroll_y) == (cursor, scroll)
+        assert [str(c) for c in table.get_row(f"Feed {5:03d}")][:3] == ["Feed 005", "ok", "6 s ago"]
+
+        app.sink(FeedStatus(FeedState(feed="Feed 007", failures=1, last_error="HTTP 503", last_error_at=now[0])))
+        await pilot.pause()
+        screen.update_states()
+        row = table.get_row("Feed 007")
+        assert str(row[1]) == "failing" and row[1].style == "yellow" and str(row[6]) == "HTTP 503"
+        app.sink(FeedStatus(FeedState(feed="Feed 007", failures=3, last_error="HTTP 503", last_error_at=now[0])))
+        await pilot.pause()
+        screen.update_states()
+        row = table.get_row("Feed 007")
+        assert row[1].style == "bold red" and str(row[4]) == "3"
+        assert not cleared
+
+        feeds.append(("Feed new", "http://127.0.0.1:9/new"))
+        screen.states = lambda: [FeedState(feed=name) for name, _ in feeds]
+        screen.update_states()
+        assert cleared and table.row_count == 121 and str(table.get_row("Feed new")[1]) == "waiting"
+        assert isinstance(table.get_row("Feed new")[0], Text)
+
+
 async def test_z_zooms_the_focused_pane(config):
     app = make_app(config)
     async with app.run_test(size=(140, 40)) as pilot:

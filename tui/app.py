@@ -492,7 +492,7 @@ class PolicyWatchApp(App[int]):
     def _health_states(self) -> list[FeedState]:
         if self.engine is not None:
             try:
-                return self.engine.feed_states()
+                return self.engine.feed_states(counts=False)
             except Exception:
                 log.exception("feed_states failed")
         return self._states_for_summary()

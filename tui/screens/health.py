@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,6 +37,32 @@ def ago(moment: datetime | None, now: datetime) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
+COLUMNS = ("Feed", "Status", "Last success", "Last error", "Failures", "Next poll", "Error")
+Cell = tuple[str, str]  # (text, style)
+
+
+def row_cells(s: FeedState, now: datetime) -> tuple[Cell, ...]:
+    """A feed's row as (text, style) per column: compared with the row shown, it says
+    which cells to change."""
+    if s.gone:
+        status = ("gone", "bold red")
+    elif s.failures:
+        status = ("failing", "bold red" if s.failures >= 3 else "yellow")
+    elif s.ok:
+        status = ("ok", "green")
+    else:
+        status = ("waiting", "dim")
+    return ((s.feed, ""), status, (ago(s.last_success, now), ""),
+            (ago(s.last_error_at, now) if s.last_error else "—", ""),
+            (str(s.failures), "red" if s.failures else ""),
+            (ago(s.next_due, now) if s.next_due else "—", ""),
+            ((s.last_error or "")[:120], "red"))
+
+
+def _cell(cell: Cell) -> Text:
+    return safe.text(cell[0], cell[1])  # feed names and errors come from outside: shown literally
+
+
 class HealthScreen(Screen[None]):
     """A table of feed states, refreshed each second and on every poll."""
 
@@ -59,6 +86,7 @@ class HealthScreen(Screen[None]):
         super().__init__()
         self.states = states
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._shown: dict[str, tuple[Cell, ...]] = {}  # each feed's row as on screen, in order
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Feed health"), id="health-summary")
@@ -67,7 +95,7 @@ class HealthScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Feed", "Status", "Last success", "Last error", "Failures", "Next poll", "Error")
+        self._columns = table.add_columns(*COLUMNS)
         self.update_states()
         self.set_interval(1, self.update_states)
         table.focus()
@@ -78,31 +106,32 @@ class HealthScreen(Screen[None]):
         states = list(self.states())
         text, level = health_summary(states)
         colour = {"ok": "green", "pending": "yellow", "warn": "yellow", "bad": "red"}[level]
-        self.query_one("#health-summary", Static).update(
-            Text.assemble(("Feed health  ", "bold"), (text, colour), ("   enter: poll now   esc: back", "dim")))
-        row = table.cursor_row
-        table.clear()
-        for s in states:
-            if s.gone:
-                status = Text("gone", "bold red")
-            elif s.failures:
-                status = Text(f"failing", "bold red" if s.failures >= 3 else "yellow")
-            elif s.ok:
-                status = Text("ok", "green")
-            else:
-                status = Text("waiting", "dim")
-            table.add_row(
-                safe.text(s.feed),
-                status,
-                Text(ago(s.last_success, now)),
-                Text(ago(s.last_error_at, now) if s.last_error else "—"),
-                Text(str(s.failures), "red" if s.failures else ""),
-                Text(ago(s.next_due, now) if s.next_due else "—"),
-                safe.text((s.last_error or "")[:120], "red"),
-                key=s.feed,
-            )
-        if states:
-            table.move_cursor(row=min(row, len(states) - 1))
+        summary = Text.assemble(("Feed health  ", "bold"), (text, colour), ("   enter: poll now   esc: back", "dim"))
+        line = self.query_one("#health-summary", Static)
+        if summary != line.content:  # (an update lays out the whole screen again: only on a change, in place)
+            line.update(summary, layout=False)
+        rows = {s.feed: row_cells(s, now) for s in states}
+        if list(rows) != list(self._shown) or len(rows) != len(states):
+            # other feeds (a config reload), or the first time: the table anew
+            row = table.cursor_row
+            table.clear()
+            for feed, cells in rows.items():
+                table.add_row(*map(_cell, cells), key=feed)
+            if rows:
+                table.move_cursor(row=min(row, len(rows) - 1))
+        else:
+            # Only the cells that changed (mostly ages under 90 s): rebuilding every row
+            # each second took 270 ms with 1,000 feeds, and moved the view to the cursor.
+            # A column widens for a wider cell and never narrows: Textual narrows one by
+            # measuring all its cells again, for each cell updated (6 s a tick at 1,000).
+            for feed, cells in rows.items():
+                shown = self._shown[feed]
+                if cells != shown:
+                    for column, before, after in zip(self._columns, shown, cells):
+                        if before != after:
+                            wider = cell_len(after[0]) > table.columns[column].content_width
+                            table.update_cell(feed, column, _cell(after), update_width=wider)
+        self._shown = rows
 
     def action_dismiss_screen(self) -> None:
         self.dismiss(None)
