@@ -64,7 +64,7 @@ def _cell(cell: Cell) -> Text:
 
 
 class HealthScreen(Screen[None]):
-    """A table of feed states, refreshed each second and on every poll."""
+    """A table of feed states, refreshed each second."""
 
     BINDINGS = [
         Binding("escape,q,s", "dismiss_screen", "Back", id="health.close"),
@@ -111,7 +111,7 @@ class HealthScreen(Screen[None]):
         if summary != line.content:  # (an update lays out the whole screen again: only on a change, in place)
             line.update(summary, layout=False)
         rows = {s.feed: row_cells(s, now) for s in states}
-        if list(rows) != list(self._shown) or len(rows) != len(states):
+        if list(rows) != list(self._shown):
             # other feeds (a config reload), or the first time: the table anew
             row = table.cursor_row
             table.clear()
