@@ -98,7 +98,7 @@ class Engine:
             self._open_store()
             await self.writer.call(self._reclassify)
         store = self.store
-        await self._apply_retention()
+        await self.prune_old()
         self._emit(NewItems(tuple(store.recent(INITIAL_ITEMS)), initial=True))
         for feed in self.config.feeds:
             self._emit(FeedStatus(store.feed_state(feed.name, count=False)))
@@ -179,6 +179,13 @@ class Engine:
         if self.classifier is None or self.store is None:
             return 0
         return self.writer.call_sync(self._reclassify)
+
+    async def reclassify(self) -> int:
+        """reclassify_stored for the event loop: it goes on while the writer works (a
+        history of millions takes minutes)."""
+        if self.classifier is None or self.store is None:
+            return 0
+        return await self.writer.call(self._reclassify)
 
     def _reclassify(self) -> int:
         """In the writer thread: reclassify_stored's work."""
@@ -367,11 +374,11 @@ class Engine:
         for alert in alerts:
             self._emit(AlertRaised(alert))
 
-    def apply_config(self, config: Config, path: str = "") -> ConfigReloaded:
+    async def apply_config(self, config: Config, path: str = "") -> ConfigReloaded:
         """Switch to an edited config without a restart (feeds/reload.py says how)."""
         from feeds.reload import apply_config
 
-        event = apply_config(self, config, path)
+        event = await apply_config(self, config, path)
         self._emit(event)
         return event
 
@@ -381,7 +388,8 @@ class Engine:
         self.open()
         return self.writer.call_sync(self._prune)
 
-    async def _apply_retention(self) -> int:
+    async def prune_old(self) -> int:
+        """apply_retention for the event loop: it goes on while the writer prunes."""
         self.open()
         return await self.writer.call(self._prune)
 
@@ -397,7 +405,7 @@ class Engine:
 
     async def _retention_job(self) -> None:
         try:
-            await self._apply_retention()
+            await self.prune_old()
         except Exception:
             log.exception("pruning old items failed")
         if not self._stopped:

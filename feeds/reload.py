@@ -35,10 +35,12 @@ def watched_path(config: Config) -> Path:
     return config.user_file if config.user_file is not None else paths.config_dir() / "config.toml"
 
 
-def apply_config(engine: "Engine", config: Config, path: str = "") -> ConfigReloaded:
+async def apply_config(engine: "Engine", config: Config, path: str = "") -> ConfigReloaded:
     """Make `config` the engine's: reschedule added, removed and changed feeds, swap the
     classifier (reclassifying the stored items) and the alert rules. Everything that can
-    fail is built before anything is changed, so a failure leaves the engine as it was."""
+    fail is built before anything is changed, so a failure leaves the engine as it was.
+    Rewriting the history (reclassifying, pruning) is awaited, not waited for: it runs in
+    the writer thread while the event loop goes on (keys, prices, polls)."""
     old = engine.config
     classifier = engine.classifier
     classifier_changed = config.classifier != old.classifier
@@ -81,7 +83,7 @@ def apply_config(engine: "Engine", config: Config, path: str = "") -> ConfigRelo
         engine.classifier = classifier
         engine.rules_changed()
         if engine.store is not None:
-            reclassified = engine.reclassify_stored()
+            reclassified = await engine.reclassify()
         changes.append(f"classifier rules ({reclassified} stored items reclassified)")
     if config.alerts != old.alerts:
         engine.alert_rules = rules
@@ -90,7 +92,7 @@ def apply_config(engine: "Engine", config: Config, path: str = "") -> ConfigRelo
     if config.store.retention_days != old.store.retention_days:
         changes.append(f"retention ({config.store.retention_days:g} days)")
         if engine.store is not None:
-            engine.apply_retention()
+            await engine.prune_old()
 
     restart = [name for name in ("fetch", "prices", "scenario", "ui")
                if getattr(config, name) != getattr(old, name)]
@@ -168,9 +170,9 @@ class ConfigWatcher:
                 break
             current = settled
         self._seen = current
-        return self.reload()
+        return await self.reload()
 
-    def reload(self) -> ConfigReloaded:
+    async def reload(self) -> ConfigReloaded:
         """Load the file now: apply it if valid, otherwise report and keep the running config."""
         try:
             config = self.loader(self.path)
@@ -179,6 +181,6 @@ class ConfigWatcher:
             log.warning("config not reloaded, keeping the running config: %s", exc)
             self.engine._emit(event)
             return event
-        event = self.engine.apply_config(config, path=str(self.path))
+        event = await self.engine.apply_config(config, path=str(self.path))
         log.info("config reloaded from %s: %s", self.path, "; ".join(event.changes) or "no change")
         return event

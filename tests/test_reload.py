@@ -118,6 +118,44 @@ async def test_classifier_change_reclassifies_stored_items(running):
     assert all(i.classification.flag is False for i in engine.recent())
 
 
+async def test_a_reload_that_rewrites_the_history_leaves_the_event_loop_free(running, monkeypatch):
+    """Reclassifying every stored item (new rules) and pruning (new retention) run in the
+    writer thread while the loop goes on: the reload waited for them on the event loop,
+    which froze the monitor for as long as they took (minutes at millions of items)."""
+    engine, path, events, urls = running
+    real_reclassify, real_prune = Engine._reclassify, Engine._prune
+
+    def slow(real):
+        def run(self, *args, **kwargs):
+            time.sleep(0.6)  # the writer's work on a long history
+            return real(self, *args, **kwargs)
+        return run
+
+    monkeypatch.setattr(Engine, "_reclassify", slow(real_reclassify))
+    monkeypatch.setattr(Engine, "_prune", slow(real_prune))
+    watcher = ConfigWatcher(engine, path)
+    edit(path, text({"one": urls["one"]}, '[store]\nretention_days = 3650\n'
+                                         '[classifier]\nflag = "false"\nhigh = "false"\n'))
+    gaps = []
+
+    async def ticking():
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        event = await watcher.check()
+    finally:
+        ticker.cancel()
+    assert event.ok and event.reclassified == engine.count() > 0
+    assert any("retention" in change for change in event.changes)
+    assert sum(gaps) > 1.0 and max(gaps) < 0.3, max(gaps)
+
+
 async def test_new_alert_rules_apply_to_the_next_items(running, server):
     engine, path, events, urls = running
     assert not any(isinstance(e, AlertRaised) for e in events)  # the shipped rule: old news stays quiet
