@@ -196,6 +196,8 @@ class Engine:
             return 0  # nothing stored since under other rules: no scan of the whole history
         changed = 0
         for batch in self.store.unclassified(fingerprint):
+            if self._stopped:  # quitting: the next start goes on from here (no RULES_COMPLETE)
+                return changed
             self.writer.bulk()  # stored items to go through: the large page cache
             self.store.set_classifications(
                 fingerprint, [(item.id, self.classifier.classify(item.title, item.summary)) for item in batch])

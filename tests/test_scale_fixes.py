@@ -133,3 +133,19 @@ def test_search_stays_exact_after_the_clock_went_back(tmp_path):
         store.db.execute("DELETE FROM meta WHERE key = 'search.first_seen_skew'")
         store.db.execute("INSERT INTO meta(key, value) VALUES ('search.seen_out_of_order', '1')")
         assert [i.id for i in store.search("story", 30)] == exact_search(store, "story", 30)
+
+
+def test_a_stopping_engine_leaves_the_rest_of_a_reclassification_to_the_next_start(tmp_path):
+    """Reclassifying a long history commits a batch at a time; once the engine is
+    stopping, it ends at the next batch instead of holding the quit for minutes, and the
+    store stays marked as not up to date, so the next start goes on from there."""
+    engine = Engine(load_config(use_user_file=False), tmp_path / "db.sqlite", lambda event: None)
+    store = engine.open()
+    store.ingest("g", items("g", 2500))  # stored without a classification
+    assert store.get_meta(RULES_COMPLETE) is None
+    engine._stopped = True  # as stop() sets before it closes the writer
+    assert engine.reclassify_stored() == 0
+    assert store.get_meta(RULES_COMPLETE) is None
+    engine._stopped = False
+    assert engine.reclassify_stored() == 2500
+    assert store.get_meta(RULES_COMPLETE) == engine.rules_fingerprint
