@@ -31,6 +31,7 @@ log = logging.getLogger("policywatch.engine")
 Sink = Callable[[Any], None]
 # (url, feed name, etag, last_modified) -> (FetchResult, classified items or None if not modified)
 FetchParse = Callable[[str, str, "str | None", "str | None"], Awaitable[tuple[FetchResult, "tuple[Item, ...] | None"]]]
+RECLASSIFY_BATCH = 1000  # stored items reclassified in one writer job (one transaction)
 INITIAL_ITEMS = 200  # the newest stored page handed over at start; the list pages the rest (200 at a time)
 RETENTION_EVERY = 24 * 3600.0  # seconds between prunes of old items ([store] retention_days)
 SMALL_RESPONSE = 16_384  # bytes; below this a worker round trip costs more than the parse
@@ -96,7 +97,7 @@ class Engine:
         prices, the price engine too (its stored 24 h first, then its sources)."""
         if self.store is None:
             self._open_store()
-            await self.writer.call(self._reclassify)
+            await self.reclassify()
         store = self.store
         await self.prune_old()
         self._emit(NewItems(tuple(store.recent(INITIAL_ITEMS)), initial=True))
@@ -181,11 +182,36 @@ class Engine:
         return self.writer.call_sync(self._reclassify)
 
     async def reclassify(self) -> int:
-        """reclassify_stored for the event loop: it goes on while the writer works (a
-        history of millions takes minutes)."""
+        """reclassify_stored for the event loop, which goes on meanwhile (a history of
+        millions takes minutes): a batch of RECLASSIFY_BATCH items at a time, each its own
+        job in the writer, so that the polls' writes go in between instead of waiting for
+        the whole history."""
         if self.classifier is None or self.store is None:
             return 0
-        return await self.writer.call(self._reclassify)
+        fingerprint, changed, after = self.classifier.fingerprint, 0, 0
+        while after is not None and not self._stopped:
+            done, after = await self.writer.call(self._reclassify_step, fingerprint, after)
+            changed += done
+        if changed:
+            log.info("reclassified %d stored items under rules %s", changed, fingerprint)
+        return changed
+
+    def _reclassify_step(self, fingerprint: str, after: int) -> tuple[int, int | None]:
+        """In the writer thread: one batch of reclassify's, from the item id `after` on:
+        (how many, the id to go on from, or None when done). Rules swapped meanwhile end
+        it unmarked: their own reclassification goes through the whole history."""
+        if self.classifier is None or self.store is None or self.classifier.fingerprint != fingerprint:
+            return 0, None
+        if after == 0 and self.store.get_meta(RULES_COMPLETE, writing=True) == fingerprint:
+            return 0, None  # nothing stored since under other rules: no scan of the whole history
+        batch = next(self.store.unclassified(fingerprint, RECLASSIFY_BATCH, after=after), None)
+        if batch is None:
+            self.store.set_meta(RULES_COMPLETE, fingerprint)
+            return 0, None
+        self.writer.bulk()  # stored items to go through: the large page cache
+        self.store.set_classifications(
+            fingerprint, [(item.id, self.classifier.classify(item.title, item.summary)) for item in batch])
+        return len(batch), batch[-1].id
 
     def _reclassify(self) -> int:
         """In the writer thread: reclassify_stored's work."""

@@ -530,10 +530,11 @@ class Store:
 
     # ------------------------------------------------------------ classification
 
-    def unclassified(self, rules: str, batch: int = 1000) -> Iterator[list[Item]]:
-        """Batches of items classified under other rules (or none) than `rules`. Read on
-        the write connection: reclassification runs where its writes go (the writer)."""
-        last = 0
+    def unclassified(self, rules: str, batch: int = 1000, *, after: int = 0) -> Iterator[list[Item]]:
+        """Batches of items classified under other rules (or none) than `rules`, from the
+        item id `after` on. Read on the write connection: reclassification runs where its
+        writes go (the writer)."""
+        last = after
         while True:
             rows = self.w.execute(
                 f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id > ? AND (rules IS NULL OR rules != ?) "

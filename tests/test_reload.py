@@ -123,7 +123,7 @@ async def test_a_reload_that_rewrites_the_history_leaves_the_event_loop_free(run
     writer thread while the loop goes on: the reload waited for them on the event loop,
     which froze the monitor for as long as they took (minutes at millions of items)."""
     engine, path, events, urls = running
-    real_reclassify, real_prune = Engine._reclassify, Engine._prune
+    real_reclassify, real_prune = Engine._reclassify_step, Engine._prune
 
     def slow(real):
         def run(self, *args, **kwargs):
@@ -131,7 +131,7 @@ async def test_a_reload_that_rewrites_the_history_leaves_the_event_loop_free(run
             return real(self, *args, **kwargs)
         return run
 
-    monkeypatch.setattr(Engine, "_reclassify", slow(real_reclassify))
+    monkeypatch.setattr(Engine, "_reclassify_step", slow(real_reclassify))
     monkeypatch.setattr(Engine, "_prune", slow(real_prune))
     watcher = ConfigWatcher(engine, path)
     edit(path, text({"one": urls["one"]}, '[store]\nretention_days = 3650\n'

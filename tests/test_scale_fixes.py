@@ -4,6 +4,7 @@ and counting one feed's items reads only that feed's index entries."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 from feeds.config import load_config
@@ -149,3 +150,32 @@ def test_a_stopping_engine_leaves_the_rest_of_a_reclassification_to_the_next_sta
     engine._stopped = False
     assert engine.reclassify_stored() == 2500
     assert store.get_meta(RULES_COMPLETE) == engine.rules_fingerprint
+
+
+async def test_a_reclassification_on_the_loop_lets_other_writes_in_between(tmp_path):
+    """The event loop's reclassification (a rules hot reload) is a writer job per batch:
+    a poll's write submitted meanwhile runs after the current batch, not after the whole
+    history (minutes at millions of items), and the store is marked up to date at the end."""
+    engine = Engine(load_config(use_user_file=False), tmp_path / "db.sqlite", lambda event: None)
+    store = engine.open()
+    store.ingest("g", items("g", 2500))  # stored without a classification
+    seen = []
+    steps = []
+    step = Engine._reclassify_step
+
+    def counted(self, *args):
+        result = step(self, *args)
+        steps.append(result[0])
+        return result
+
+    engine._reclassify_step = counted.__get__(engine)
+    task = asyncio.create_task(engine.reclassify())
+    while not steps:
+        await asyncio.sleep(0.001)
+    await engine.writer.call(lambda: seen.append((len(steps), store.get_meta(RULES_COMPLETE, writing=True))))
+    assert await task == 2500
+    # after the first batch or the second (whichever the loop queued first), before the mark
+    assert len(seen) == 1 and seen[0][0] in (1, 2) and seen[0][1] is None
+    assert steps == [1000, 1000, 500, 0]
+    assert store.get_meta(RULES_COMPLETE) == engine.rules_fingerprint
+    await engine.stop()
