@@ -667,16 +667,19 @@ class Store:
             last = (rows[-1]["first_seen"], rows[-1]["id"])
             yield from (self._item(r) for r in rows)
 
-    def prune(self, older_than: datetime, *, now: datetime | None = None) -> int:
+    def prune(self, older_than: datetime, *, now: datetime | None = None, limit: int | None = None) -> int:
         """Delete items first seen before `older_than` (their sources and search entries
-        go with them) and remember their keys for PRUNED_MEMORY, so that a feed still
-        carrying one does not bring it back as new. Returns how many items went."""
+        go with them), at most `limit` of them, the oldest first, and remember their keys
+        for PRUNED_MEMORY, so that a feed still carrying one does not bring it back as
+        new. Returns how many items went."""
         now = now or _now()
         cutoff = older_than.timestamp()
+        which, args = ("first_seen < ?", (cutoff,)) if limit is None else (
+            "id IN (SELECT id FROM items WHERE first_seen < ? ORDER BY first_seen, id LIMIT ?)", (cutoff, limit))
         with self.transaction():
             self.w.execute("INSERT OR REPLACE INTO pruned(key, link, pruned_at) "
-                            "SELECT key, link, ? FROM items WHERE first_seen < ?", (now.timestamp(), cutoff))
-            removed = self.w.execute("DELETE FROM items WHERE first_seen < ?", (cutoff,)).rowcount
+                            f"SELECT key, link, ? FROM items WHERE {which}", (now.timestamp(), *args))
+            removed = self.w.execute(f"DELETE FROM items WHERE {which}", args).rowcount
             self.w.execute("DELETE FROM pruned WHERE pruned_at < ?",
                             ((now - max(PRUNED_MEMORY, now - older_than)).timestamp(),))
         return removed

@@ -4,6 +4,7 @@ retention_days applied by the engine)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -169,6 +170,51 @@ async def test_engine_applies_retention_at_start(write_config, tmp_path):
     await engine.start(schedule=False)
     try:
         assert engine.apply_retention() == 0 and engine.count() > len(kept)
+    finally:
+        await engine.stop()
+
+
+def test_prune_takes_at_most_a_batch_oldest_first(tmp_path):
+    now = datetime(2025, 9, 1, tzinfo=timezone.utc)
+    with Store(tmp_path / "db.sqlite") as store:
+        old = store.ingest("policy", _items("policy", "policy.rss"), now=now - timedelta(days=40))
+        older = store.ingest("history", _items("history", "history.rss"), now=now - timedelta(days=50))
+        assert len(old) >= 2 and len(older) >= 2
+        assert store.prune(now - timedelta(days=30), now=now, limit=len(older)) == len(older)
+        assert {i.title for i in store.recent()} == {i.title for i in old}  # the older ones went first
+        assert store.prune(now - timedelta(days=30), now=now, limit=1) == 1
+        assert store.prune(now - timedelta(days=30), now=now) == len(old) - 1
+        assert store.count() == 0
+        assert store.ingest("history", _items("history", "history.rss"), now=now) == []  # remembered as pruned
+
+
+async def test_a_long_prune_at_start_goes_on_behind_the_first_batch(write_config, tmp_path, monkeypatch):
+    """A first prune of a long history (retention_days newly set) takes a batch before the
+    engine hands over its first page and starts polling, and the rest after, a batch per
+    writer job between the polls' writes, instead of holding the start for as long as it
+    takes (about a minute at millions of items)."""
+    import feeds.engine
+
+    monkeypatch.setattr(feeds.engine, "PRUNE_BATCH", 3)
+    db = tmp_path / "db.sqlite"
+    now = datetime.now(timezone.utc)
+    with Store(db) as store:
+        old = store.ingest("policy", _items("policy", "policy.rss"), now=now - timedelta(days=10))
+        old += store.ingest("history", _items("history", "history.rss"), now=now - timedelta(days=9))
+        assert len(old) >= 6
+    config = load_config(write_config("[store]\nretention_days = 7\n[[feeds]]\nname = 'x'\nurl = 'http://127.0.0.1:9/'\n"))
+    batches: list[int] = []
+    prune = Store.prune
+    monkeypatch.setattr(Store, "prune", lambda self, *a, **k: batches.append(k.get("limit")) or prune(self, *a, **k))
+    engine = Engine(config, db, lambda event: None)
+    await engine.start(schedule=False)
+    try:
+        assert batches == [3]  # before the hand-over: one batch
+        deadline = asyncio.get_running_loop().time() + 10
+        while engine.count() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert engine.count() == 0
+        assert batches == [3] * (len(old) // 3 + 1)  # the rest a batch a job, until one came back short
     finally:
         await engine.stop()
 
