@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.feedgen import rss  # noqa: E402
 from bench.gendb import cached_db  # noqa: E402
+from bench.history import timed  # noqa: E402
 from bench.serve import QuietHandler, Server  # noqa: E402
 from feeds.config import load_config  # noqa: E402
 
@@ -160,12 +161,7 @@ def paging(db: Path, repeats: int = 5) -> dict[str, float]:
 
     def median_of(read, repeats: int = repeats) -> float:
         read()  # warm, as the key's second press would be
-        runs = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            read()
-            runs.append(time.perf_counter() - start)
-        return statistics.median(runs)
+        return timed(read, repeats)
 
     out: dict[str, float] = {}
     with Store(db) as store:

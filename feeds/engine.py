@@ -224,21 +224,13 @@ class Engine:
         return len(batch), batch[-1].id
 
     def _reclassify(self) -> int:
-        """In the writer thread: reclassify_stored's work."""
-        if self.classifier is None or self.store is None:
+        """In the writer thread: reclassify_stored's work, its batches in one job."""
+        if self.classifier is None:
             return 0
-        fingerprint = self.classifier.fingerprint
-        if self.store.get_meta(RULES_COMPLETE, writing=True) == fingerprint:
-            return 0  # nothing stored since under other rules: no scan of the whole history
-        changed = 0
-        for batch in self.store.unclassified(fingerprint):
-            if self._stopped:  # quitting: the next start goes on from here (no RULES_COMPLETE)
-                return changed
-            self.writer.bulk()  # stored items to go through: the large page cache
-            self.store.set_classifications(
-                fingerprint, [(item.id, self.classifier.classify(item.title, item.summary)) for item in batch])
-            changed += len(batch)
-        self.store.set_meta(RULES_COMPLETE, fingerprint)
+        fingerprint, changed, after = self.classifier.fingerprint, 0, 0
+        while after is not None and not self._stopped:  # quitting: the next start goes on from there
+            done, after = self._reclassify_step(fingerprint, after)
+            changed += done
         if changed:
             log.info("reclassified %d stored items under rules %s", changed, fingerprint)
         return changed

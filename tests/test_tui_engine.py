@@ -49,6 +49,21 @@ def app_for(config, db) -> PolicyWatchApp:
     return PolicyWatchApp(config, db, engine_factory=engine_factory(config, db))
 
 
+async def paged_list(app, pilot) -> HeadlineList:
+    """The headline list once the engine has given it its pager."""
+    headlines = app.query_one("#headlines", HeadlineList)
+    await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
+    return headlines
+
+
+def record_pages(headlines: HeadlineList, entry) -> list:
+    """Each page the list asks for, as entry(args, kwargs) gives it."""
+    pages: list = []
+    pager = headlines.pager
+    headlines.pager = lambda *args, **kwargs: pages.append(entry(args, kwargs)) or pager(*args, **kwargs)
+    return pages
+
+
 async def test_startup_shows_the_stored_headlines_before_the_network_answers(server, write_config, tmp_path):
     db = tmp_path / "pw.db"
     prefill(db, 5)
@@ -141,11 +156,8 @@ async def test_end_jumps_to_the_oldest_and_the_list_pages_back_up_from_there(wri
     config = offline_config(write_config, feeds=[])
     app = app_for(config, db)
     async with app.run_test(size=(140, 40)) as pilot:
-        headlines = app.query_one("#headlines", HeadlineList)
-        await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
-        pages = []
-        pager = headlines.pager
-        headlines.pager = lambda *args, **kwargs: pages.append(kwargs) or pager(*args, **kwargs)
+        headlines = await paged_list(app, pilot)
+        pages = record_pages(headlines, lambda args, kwargs: kwargs)
         await pilot.press("end")
         assert pages == [{"oldest": True}]
         assert headlines.current.title == "Stored headline number 00000 about markets"
@@ -178,11 +190,8 @@ async def test_home_and_a_filter_from_the_oldest_end_load_one_page(write_config,
     config = offline_config(write_config, feeds=[])
     app = app_for(config, db)
     async with app.run_test(size=(140, 40)) as pilot:
-        headlines = app.query_one("#headlines", HeadlineList)
-        await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
-        pages = []
-        pager = headlines.pager
-        headlines.pager = lambda *args, **kwargs: pages.append((args[0], kwargs)) or pager(*args, **kwargs)
+        headlines = await paged_list(app, pilot)
+        pages = record_pages(headlines, lambda args, kwargs: (args[0], kwargs))
         await pilot.press("end", "pageup", "g")
         assert pages == [("all", {"oldest": True}), ("all", {})]
         assert headlines.cursor == 0 and headlines.scroll_offset.y == 0 and len(headlines.items) == PAGE
@@ -230,8 +239,7 @@ async def test_n_looks_a_few_pages_ahead_at_a_time(write_config, tmp_path):
     config = offline_config(write_config, feeds=[])
     app = app_for(config, db)
     async with app.run_test(size=(140, 40)) as pilot:
-        headlines = app.query_one("#headlines", HeadlineList)
-        await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
+        headlines = await paged_list(app, pilot)
         await pilot.press("n")
         assert headlines.cursor == 0 and len(headlines.items) == NEXT_UNREAD_PAGES * PAGE + FIRST_PAGE
         assert any("No unread headline" in n.message for n in app._notifications)
@@ -250,8 +258,7 @@ async def test_new_headlines_wait_above_a_list_that_starts_further_down(write_co
     config = offline_config(write_config, feeds=[])
     app = app_for(config, db)
     async with app.run_test(size=(140, 40)) as pilot:
-        headlines = app.query_one("#headlines", HeadlineList)
-        await until(pilot, lambda: headlines.pager is not None and len(headlines.items) > 0)
+        headlines = await paged_list(app, pilot)
         await pilot.press("end")
         oldest_window = [i.title for i in headlines.items]
         with Store(db) as store:

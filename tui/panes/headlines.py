@@ -189,10 +189,12 @@ class HeadlineList(ScrollView, can_focus=True):
     def _show_newest(self, keep: Item | None) -> None:
         if self.pager is not None:
             page = self.pager(self.mode, PAGE)
-            exhausted = len(page) < PAGE
+            self._show_top(page, exhausted=len(page) < PAGE, keep=keep)
         else:
-            page = [i for i in self._pool if passes(i, self.mode)]
-            exhausted = True
+            self._show_top([i for i in self._pool if passes(i, self.mode)], exhausted=True, keep=keep)
+
+    def _show_top(self, page: Sequence[Item], *, exhausted: bool, keep: Item | None) -> None:
+        """The newest page in place of the loaded window: on `keep`, else at the top."""
         self._replace(page, top=True, exhausted=exhausted, keep=keep)
         if keep is None:
             self.scroll_to(y=0, animate=False)
@@ -223,9 +225,8 @@ class HeadlineList(ScrollView, can_focus=True):
         last = self.items[-1].id if self.items else None
         page = self.pager(self.mode, PAGE, before=last) if last is not None else []
         self._exhausted = len(page) < PAGE
-        fresh = [i for i in page if identity(i) not in self._ids]
+        fresh = self._unseen(page)
         self.items.extend(fresh)
-        self._ids.update(identity(i) for i in fresh)
         self._resize()
         self._announce()
         return bool(fresh)
@@ -239,16 +240,21 @@ class HeadlineList(ScrollView, can_focus=True):
         first = self.items[0].id if self.items else None
         page = self.pager(self.mode, PAGE, after=first) if first is not None else []
         self._top = len(page) < PAGE
-        fresh = [i for i in page if identity(i) not in self._ids]
+        fresh = self._unseen(page)
         if fresh:
             self.items[:0] = fresh
-            self._ids.update(identity(i) for i in fresh)
             self._resize()
             self.set_reactive(HeadlineList.cursor, self.cursor + len(fresh))
             self.scroll_to(y=self.scroll_offset.y + len(fresh) * self._row_height, animate=False, immediate=True)
             self.refresh()
         self._announce()
         return bool(fresh)
+
+    def _unseen(self, page: Sequence[Item]) -> list[Item]:
+        """The items of a page not loaded yet, counted as loaded from now on."""
+        fresh = [i for i in page if identity(i) not in self._ids]
+        self._ids.update(identity(i) for i in fresh)
+        return fresh
 
     def add_items(self, new: Iterable[Item], *, initial: bool = False) -> list[Item]:
         """New items from the engine; returns those that are now shown."""
@@ -257,10 +263,7 @@ class HeadlineList(ScrollView, can_focus=True):
             if self.pager is not None:
                 if self.mode == "all" and new:
                     # The engine's hand-over is the newest page already: no second query.
-                    at_top = self._top
-                    self._replace(new, top=True, exhausted=False, keep=self.current if at_top else None)
-                    if not at_top:
-                        self.scroll_to(y=0, animate=False)
+                    self._show_top(new, exhausted=False, keep=self.current if self._top else None)
                 else:
                     self.reload()
                 return list(self.items)
