@@ -557,8 +557,8 @@ class Store:
         """The feed's stored state; count=False leaves item_count 0 (start-up needs no
         counts, and at millions of items they cost seconds)."""
         row = self.db.execute("SELECT * FROM feed_state WHERE feed=?", (feed,)).fetchone()
-        if row is None:
-            return FeedState(feed=feed)
+        if row is None:  # never polled (or its state not yet written): its items still count
+            return FeedState(feed=feed, item_count=self.item_count(feed) if count else 0)
         return self._state(row, count)
 
     def feed_states(self, *, count: bool = True) -> list[FeedState]:

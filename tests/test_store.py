@@ -164,6 +164,14 @@ def test_feed_state_roundtrip(store):
     assert store.feed_state("unknown") == FeedState(feed="unknown")
 
 
+def test_a_feed_without_a_state_still_counts_its_items(store):
+    """Items stored under a feed whose state was never written (not polled yet in this
+    database) are counted: the count said 0 (a health-screen test caught it by racing
+    the first poll)."""
+    store.ingest("f", [item("One", "https://x.example/1"), item("Two", "https://x.example/2")], now=T0)
+    assert store.feed_state("f").item_count == 2 and store.feed_state("f", count=False).item_count == 0
+
+
 def test_search_and_mark_read(store):
     store.ingest("f", [item("Labor Department crypto guidance", "https://x.example/1", summary="fiduciaries"),
                        item("Bitcoin price slips below support", "https://x.example/2")], now=T0)

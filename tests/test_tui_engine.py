@@ -224,7 +224,7 @@ async def test_the_health_screen_reads_the_feed_states_in_one_query(write_config
             app.engine.store.db.set_trace_callback(None)
         reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
         assert len(reads) == 1 and "count(" not in reads[0].lower(), reads
-        assert app.screen.query_one("DataTable").row_count == 30
+        assert app.screen.query_one("FeedTable").row_count == 30
     with Store(db) as store:  # the counts themselves still read back where asked for
         assert store.feed_state("Feed 03").item_count == 50
 

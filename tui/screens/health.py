@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from feeds.model import FeedState
 from tui import safe
+from tui.panes.feedtable import Cell, FeedTable
 from tui.panes.footer import KeyBar
 from tui.panes.status import health_summary
 
@@ -38,7 +38,6 @@ def ago(moment: datetime | None, now: datetime) -> str:
 
 
 COLUMNS = ("Feed", "Status", "Last success", "Last error", "Failures", "Next poll", "Error")
-Cell = tuple[str, str]  # (text, style)
 
 
 def row_cells(s: FeedState, now: datetime) -> tuple[Cell, ...]:
@@ -59,10 +58,6 @@ def row_cells(s: FeedState, now: datetime) -> tuple[Cell, ...]:
             ((s.last_error or "")[:120], "red"))
 
 
-def _cell(cell: Cell) -> Text:
-    return safe.text(cell[0], cell[1])  # feed names and errors come from outside: shown literally
-
-
 class HealthScreen(Screen[None]):
     """A table of feed states, refreshed each second."""
 
@@ -73,7 +68,7 @@ class HealthScreen(Screen[None]):
 
     DEFAULT_CSS = """
     HealthScreen #health-summary { height: 1; padding: 0 1; background: $panel; }
-    HealthScreen DataTable { height: 1fr; }
+    HealthScreen FeedTable { height: 1fr; }
     """
 
     class RefreshFeed(Message):
@@ -86,22 +81,18 @@ class HealthScreen(Screen[None]):
         super().__init__()
         self.states = states
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self._shown: dict[str, tuple[Cell, ...]] = {}  # each feed's row as on screen, in order
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Feed health"), id="health-summary")
-        yield DataTable(id="health-table", cursor_type="row", zebra_stripes=True)
+        yield FeedTable(COLUMNS, id="health-table")
         yield KeyBar()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        self._columns = table.add_columns(*COLUMNS)
         self.update_states()
         self.set_interval(1, self.update_states)
-        table.focus()
+        self.query_one(FeedTable).focus()
 
     def update_states(self) -> None:
-        table = self.query_one(DataTable)
         now = self.clock()
         states = list(self.states())
         text, level = health_summary(states)
@@ -110,41 +101,19 @@ class HealthScreen(Screen[None]):
         line = self.query_one("#health-summary", Static)
         if summary != line.content:  # (an update lays out the whole screen again: only on a change, in place)
             line.update(summary, layout=False)
-        rows = {s.feed: row_cells(s, now) for s in states}
-        if list(rows) != list(self._shown):
-            # other feeds (a config reload), or the first time: the table anew
-            row = table.cursor_row
-            table.clear()
-            for feed, cells in rows.items():
-                table.add_row(*map(_cell, cells), key=feed)
-            if rows:
-                table.move_cursor(row=min(row, len(rows) - 1))
-        else:
-            # Only the cells that changed (mostly ages under 90 s): rebuilding every row
-            # each second took 270 ms with 1,000 feeds, and moved the view to the cursor.
-            # A column widens for a wider cell and never narrows: Textual narrows one by
-            # measuring all its cells again, for each cell updated (6 s a tick at 1,000).
-            for feed, cells in rows.items():
-                shown = self._shown[feed]
-                if cells != shown:
-                    for column, before, after in zip(self._columns, shown, cells):
-                        if before != after:
-                            wider = cell_len(after[0]) > table.columns[column].content_width
-                            table.update_cell(feed, column, _cell(after), update_width=wider)
-        self._shown = rows
+        # the table repaints only the rows whose cells changed (mostly ages under 90 s)
+        self.query_one(FeedTable).set_rows({s.feed: row_cells(s, now) for s in states})
 
     def action_dismiss_screen(self) -> None:
         self.dismiss(None)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a row (the table takes enter itself, so this is where it lands)."""
+    def on_feed_table_chosen(self, event: FeedTable.Chosen) -> None:
+        """A double click on a row: poll that feed."""
         event.stop()
         self.action_refresh_feed()
 
     def action_refresh_feed(self) -> None:
-        table = self.query_one(DataTable)
-        if table.row_count:
-            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-            if key:
-                self.post_message(self.RefreshFeed(key))
-                self.notify(f"Polling {safe.clean(key)}", markup=False, timeout=2)
+        key = self.query_one(FeedTable).cursor_key
+        if key:
+            self.post_message(self.RefreshFeed(key))
+            self.notify(f"Polling {safe.clean(key)}", markup=False, timeout=2)
