@@ -75,6 +75,7 @@ class Engine:
         self._fetching = 0  # fetches in flight: their items will follow (StoreWriter's linger)
         self._stopped = False
         self._pruning: asyncio.Task | None = None  # the rest of a long prune begun at start
+        self._searcher = None  # feeds.searcher.Searcher, made on the first asearch()
         self.price_engine: Any = None
         self.alert_rules = AlertRules.from_config(config)
         self.hooks = HookRunner(config.alerts.max_hooks, config.alerts.max_queued)
@@ -147,6 +148,9 @@ class Engine:
         if self._executor is not None and self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
         if self.writer is not None:
             await self.writer.aclose()  # every write queued so far lands before the store closes
             self.writer = None
@@ -463,6 +467,19 @@ class Engine:
 
     def search(self, query: str, limit: int = 200) -> list[Item]:
         return self._with_read_marks(self.open().search(query, limit))
+
+    async def asearch(self, query: str, limit: int = 200) -> list[Item]:
+        """search(), off the event loop (feeds.searcher): a search over millions of items
+        that cannot stop early no longer freezes the screen, and starting one interrupts
+        the one before. Raises SearchInterrupted when a newer search interrupts it."""
+        store = self.open()
+        if store.db is store.w:  # ":memory:": one connection, which only this thread may share
+            return self.search(query, limit)
+        if self._searcher is None:
+            from feeds.searcher import Searcher
+
+            self._searcher = Searcher(self.db_path)
+        return self._with_read_marks(await self._searcher.search(query, limit))
 
     def mark_read(self, item_id: int, read: bool = True) -> None:
         """Queue the read mark in the writer (the caller never waits); until it is

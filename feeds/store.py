@@ -237,6 +237,18 @@ class Store:
             self._close_connections()
             raise StoreError(f"{path}: {exc.strerror or exc}") from None
 
+    @classmethod
+    def reader(cls, path: str | Path) -> "Store":
+        """A store that only reads, on a connection of its own (usable from another
+        thread); the database must exist already (a Store opened it). Reads only."""
+        store = cls.__new__(cls)
+        store.path, store.w = Path(path), None
+        try:
+            store.db = cls._connect(path)  # (the read connection's 32 MB: searches walk the index of every item)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open database: {exc}") from None
+        return store
+
     @staticmethod
     def _connect(path: str | Path) -> sqlite3.Connection:
         db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)

@@ -307,6 +307,21 @@ async def test_slash_searches_history_and_enter_opens_a_result(config):
         assert not isinstance(app.screen, (SearchScreen, DetailScreen))
 
 
+async def test_search_screen_says_what_an_empty_result_means(config):
+    """Before any search the results say nothing (not "No headlines yet."); a search
+    that finds nothing says so."""
+    app = make_app(config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("slash")
+        text = screen_text(app)
+        assert "Type and press enter." in text and "No headlines yet." not in text
+        await pilot.press(*"zebra", "enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "0 results" in text and "No stored headline matches." in text
+
+
 async def test_r_without_an_engine_says_so(config):
     app = make_app(config)
     async with app.run_test(size=(140, 40)) as pilot:

@@ -318,6 +318,43 @@ async def test_r_polls_every_feed_now_and_search_uses_the_store(server, write_co
         assert [i.title for i in results.items] == ["SEC roundtable on tokenization of securities set for September"]
 
 
+async def test_typing_a_search_never_waits_for_one(write_config, tmp_path, monkeypatch):
+    """The search screen searches as the reader types; a search that takes long (a short
+    prefix over millions of items took 1.3 s, on the event loop) runs off the loop: the
+    keys typed meanwhile show at once, the screen says it is searching, the search a newer
+    one supersedes is interrupted, and only the last query's results show."""
+    import time as _time
+
+    db = tmp_path / "pw.db"
+    prefill(db, 400)
+    real = Store.reader
+
+    def slow_reader(path):  # SQLite itself made slow: it sleeps in its progress handler
+        store = real(path)
+        store.db.set_progress_handler(lambda: _time.sleep(0.003) or 0, 100)
+        return store
+
+    monkeypatch.setattr(Store, "reader", staticmethod(slow_reader))
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await paged_list(app, pilot)
+        await pilot.press("slash")
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        began = _time.monotonic()
+        await pilot.press(*"sto")  # the first search starts at three letters
+        await pilot.press(*"red")
+        typed = _time.monotonic() - began
+        assert screen.query_one("#search-input").value == "stored"
+        assert typed < 1.0, typed
+        await until(pilot, lambda: "Searching for stored" in screen_text(app))
+        await until(pilot, lambda: "200 results" in screen_text(app), timeout=30)
+        results = screen.query_one("#search-results", HeadlineList)
+        assert all("Stored" in item.title for item in results.items)
+        assert screen.searches == 4  # sto, stor, store, stored: the first three interrupted
+
+
 async def test_health_screen_reads_the_engine_and_polls_one_feed(server, write_config, tmp_path):
     db = tmp_path / "pw.db"
     server.add("/policy.rss", Route.file(DATA / "tui" / "policy.rss", content_type=RSS))

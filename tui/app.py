@@ -455,9 +455,9 @@ class PolicyWatchApp(App[int]):
 
         self.push_screen(SearchScreen(self._search))
 
-    def _search(self, query: str) -> list[Item]:
+    async def _search(self, query: str) -> list[Item]:
         if self.engine is not None:
-            return self.engine.search(query, limit=200)
+            return await self.engine.asearch(query, limit=200)
         words = query.lower().split()
         items = self.query_one("#headlines", HeadlineList).items
         return [i for i in items if all(w in f"{i.title} {i.summary}".lower() for w in words)]

@@ -174,6 +174,7 @@ class HeadlineList(ScrollView, can_focus=True):
         # A few screens' worth: each Strip carries a dozen objects the cyclic GC walks.
         self._strips: LRUCache[tuple, tuple[Item, Strip]] = LRUCache(256)
         self._frame: tuple | None = None  # (width, top, base style, focused, today) while a frame renders
+        self.empty_text: str | None = None  # what an empty list says, in place of "No headlines yet."
 
     # ------------------------------------------------------------ data (down)
 
@@ -524,7 +525,8 @@ class HeadlineList(ScrollView, can_focus=True):
         index, sub = divmod(line, self._row_height)
         if not self.items:
             if line == 0:
-                message = "No headlines yet." if self.mode == "all" else f"No {self.mode} headlines."
+                message = self.empty_text if self.empty_text is not None else (
+                    "No headlines yet." if self.mode == "all" else f"No {self.mode} headlines.")
                 return self._strip(Text(" " + message, style=self.get_component_rich_style("headline-list--empty")), width, base)
             return Strip.blank(width, base)
         if index >= len(self.items):

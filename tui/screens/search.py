@@ -1,9 +1,11 @@
 """`/`: search the stored history (SQLite FTS through the engine). Results are a headline
-list of their own; Enter opens the detail view."""
+list of their own; Enter opens the detail view. Searches run as the reader types, each in
+a worker that a newer one cancels (the engine runs them off the event loop and interrupts
+the one superseded), so typing never waits for a search."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Awaitable, Callable
 
 from rich.text import Text
 from textual import on
@@ -13,10 +15,13 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from feeds.model import Item
+from feeds.searcher import SearchInterrupted
 from tui.panes.footer import KeyBar
 from tui.panes.headlines import HeadlineList
 
-Search = Callable[[str], list[Item]]
+Search = Callable[[str], Awaitable[list[Item]]]
+# A search that takes longer than this says so
+SLOW_SEARCH = 0.15
 
 
 class SearchScreen(Screen[None]):
@@ -41,7 +46,9 @@ class SearchScreen(Screen[None]):
         yield Input(value=self.initial, placeholder="Search stored headlines (words, \"phrases\", prefix*)",
                     id="search-input")
         yield Static(Text("Type and press enter."), id="search-status")
-        yield HeadlineList(id="search-results")
+        results = HeadlineList(id="search-results")
+        results.empty_text = ""  # until a search has run
+        yield results
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -49,33 +56,44 @@ class SearchScreen(Screen[None]):
 
     @on(Input.Submitted, "#search-input")
     def _submitted(self, event: Input.Submitted) -> None:
-        self.run_search(event.value)
-        results = self.query_one(HeadlineList)
-        if results.items:
-            results.focus()
+        self.run_search(event.value, focus_results=True)
 
     @on(Input.Changed, "#search-input")
     def _changed(self, event: Input.Changed) -> None:
         if len(event.value.strip()) >= 3:
             self.run_search(event.value)
 
-    def run_search(self, query: str) -> None:
+    def run_search(self, query: str, *, focus_results: bool = False) -> None:
+        """Search in a worker; the one still running, if any, is cancelled."""
         query = query.strip()
-        results = self.query_one(HeadlineList)
-        status = self.query_one("#search-status", Static)
         if not query:
-            results.add_items([], initial=True)
-            status.update(Text("Type and press enter."))
+            self.workers.cancel_group(self, "search")
+            self.query_one(HeadlineList).empty_text = ""
+            self.query_one(HeadlineList).add_items([], initial=True)
+            self.query_one("#search-status", Static).update(Text("Type and press enter."))
             return
         self.searches += 1
+        self.run_worker(self._search(query, focus_results), group="search", exclusive=True, exit_on_error=False)
+
+    async def _search(self, query: str, focus_results: bool) -> None:
+        results = self.query_one(HeadlineList)
+        status = self.query_one("#search-status", Static)
+        slow = self.set_timer(SLOW_SEARCH, lambda: status.update(Text(f"Searching for {query} …")))
         try:
-            found = self.search(query)
+            found = await self.search(query)
+        except SearchInterrupted:
+            return  # a newer search took its place
         except Exception as exc:  # a bad query must not close the app
             status.update(Text(f"search failed: {type(exc).__name__}", "red"))
             return
+        finally:
+            slow.stop()
+        results.empty_text = "No stored headline matches."
         results.add_items(found, initial=True)
         status.update(Text(f"{len(found)} result{'s' if len(found) != 1 else ''}"
                            + (" (showing the first 200)" if len(found) >= 200 else "")))
+        if focus_results and results.items:
+            results.focus()
 
     def on_headline_list_search_requested(self, event: HeadlineList.SearchRequested) -> None:
         event.stop()
