@@ -546,11 +546,12 @@ async def test_health_screen_shows_each_feed(write_config):
         assert isinstance(app.screen, HealthScreen)
         table = app.screen.query_one(FeedTable)
         rows = [[text for text, _ in table.row(key)] for key in table.keys]
-        assert rows[0][:3] == ["Alpha", "ok", "0 s ago"] and rows[0][5] == "in 10 min"
-        assert rows[1][1] == "failing" and rows[1][4] == "3"
-        assert rows[1][6] == "HTTP 503 [bold]Service Unavailable[/]"
+        # the feed in trouble first
+        assert rows[0][:2] == ["Beta", "failing"] and rows[0][4] == "3"
+        assert rows[0][6] == "HTTP 503 [bold]Service Unavailable[/]"
+        assert rows[1][:3] == ["Alpha", "ok", "0 s ago"] and rows[1][5] == "in 10 min"
         shown = screen_text(app)
-        assert "HTTP 503 [bold]Service Unavailable[/]" in shown and "Alpha" in shown.splitlines()[2]
+        assert "HTTP 503 [bold]Service Unavailable[/]" in shown and "Beta" in shown.splitlines()[2]
         await pilot.press("escape")
         assert not isinstance(app.screen, HealthScreen)
 
@@ -600,11 +601,14 @@ async def test_health_screen_repaints_only_the_rows_that_changed(write_config):
         await pilot.pause()
         assert rendered == []
 
+        on = table.cursor_key
         app.sink(FeedStatus(FeedState(feed="Feed 007", failures=1, last_error="HTTP 503", last_error_at=now[0])))
         await pilot.pause()
         screen.update_states()
         row = table.row("Feed 007")
         assert row[1] == ("failing", "yellow") and row[6] == ("HTTP 503", "red")
+        # it moves to the top; the cursor stays on the feed it was on
+        assert table.keys[0] == "Feed 007" and table.cursor_key == on
         app.sink(FeedStatus(FeedState(feed="Feed 007", failures=3, last_error="HTTP 503", last_error_at=now[0])))
         await pilot.pause()
         screen.update_states()
@@ -612,7 +616,11 @@ async def test_health_screen_repaints_only_the_rows_that_changed(write_config):
         assert row[1] == ("failing", "bold red") and row[4][0] == "3"
         await pilot.press("home")
         await pilot.pause()
-        assert "failing" in screen_text(app).splitlines()[2 + 7]  # summary, header, then Feed 000..
+        assert "Feed 007" in screen_text(app).splitlines()[2] and "failing" in screen_text(app).splitlines()[2]
+        app.sink(FeedStatus(FeedState(feed="Feed 007", last_success=now[0])))  # it recovers: back in its place
+        await pilot.pause()
+        screen.update_states()
+        assert table.keys[:8] == [f"Feed {n:03d}" for n in range(8)]
 
         feeds.append(("Feed new", "http://127.0.0.1:9/new"))
         screen.states = lambda: [FeedState(feed=name) for name, _ in feeds]

@@ -101,15 +101,17 @@ class FeedTable(ScrollView, can_focus=True):
     def set_rows(self, rows: Mapping[str, Row]) -> list[str]:
         """Show these rows; returns the keys of the rows that changed. With the same keys
         in the same order, only changed rows are repainted (all of them if a column had to
-        widen); other keys replace the table, the cursor staying at its index."""
+        widen); other keys, or the same in another order, replace the table, the cursor
+        staying on its row's key (or at its index, if that key went)."""
         if list(rows) != self._keys:
+            on = self.cursor_key
             self._keys = list(rows)
             self._rows = dict(rows)
             self._lines.clear()
             self._widths = [cell_len(c) for c in self.columns]
             self._fit(self._rows.values())
             self._resize()
-            self.cursor = min(self.cursor, max(0, len(self._keys) - 1))
+            self.cursor = self._keys.index(on) if on in self._rows else min(self.cursor, max(0, len(self._keys) - 1))
             self.refresh()
             return list(self._keys)
         changed = [key for key, cells in rows.items() if cells != self._rows[key]]

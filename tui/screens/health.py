@@ -1,5 +1,5 @@
-"""Feed health: last success, last error, failures and next poll of every feed.
-Enter polls the highlighted feed now."""
+"""Feed health: last success, last error, failures and next poll of every feed, the
+feeds in trouble first. Enter polls the highlighted feed now."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def ago(moment: datetime | None, now: datetime) -> str:
 
 
 COLUMNS = ("Feed", "Status", "Last success", "Last error", "Failures", "Next poll", "Error")
+
+
+def trouble_first(s: FeedState) -> int:
+    """Feeds gone, then failing, then waiting for a first poll, then ok: with hundreds of
+    feeds the few in trouble are at the top, not somewhere in the list."""
+    return 0 if s.gone else 1 if s.failures else 3 if s.ok else 2
 
 
 def row_cells(s: FeedState, now: datetime) -> tuple[Cell, ...]:
@@ -101,7 +107,9 @@ class HealthScreen(Screen[None]):
         line = self.query_one("#health-summary", Static)
         if summary != line.content:  # (an update lays out the whole screen again: only on a change, in place)
             line.update(summary, layout=False)
-        # the table repaints only the rows whose cells changed (mostly ages under 90 s)
+        # the table repaints only the rows whose cells changed (mostly ages under 90 s); a
+        # feed whose trouble starts or ends moves, and the cursor stays on its feed
+        states.sort(key=trouble_first)
         self.query_one(FeedTable).set_rows({s.feed: row_cells(s, now) for s in states})
 
     def action_dismiss_screen(self) -> None:
