@@ -64,8 +64,9 @@ class Searcher:
         if self._store is None:
             self._store = Store.reader(self._path)
         with self._lock:
-            if number != self._latest or number in self._unwanted or self._closed:
-                self._unwanted.discard(number)
+            unwanted = number in self._unwanted
+            self._unwanted = {n for n in self._unwanted if n > number}  # (these searches ran or were skipped)
+            if number != self._latest or unwanted or self._closed:
                 raise SearchInterrupted(query)
             self._running = number
         try:

@@ -125,11 +125,10 @@ class FeedTable(ScrollView, can_focus=True):
             self.refresh()
         else:
             top = int(self.scroll_offset.y)
-            shown = set(self._keys[top:top + self.size.height])
-            index = {key: i for i, key in enumerate(self._keys[top:top + self.size.height], top)}
+            on_screen = {key: i for i, key in enumerate(self._keys[top:top + self.size.height], top)}
             for key in changed:
-                if key in shown:
-                    self._refresh_row(index[key])
+                if key in on_screen:
+                    self._refresh_row(on_screen[key])
         return changed
 
     def _fit(self, rows) -> bool:
