@@ -349,7 +349,7 @@ async def test_typing_a_search_never_waits_for_one(write_config, tmp_path, monke
         assert screen.query_one("#search-input").value == "stored"
         assert typed < 1.0, typed
         await until(pilot, lambda: "Searching for stored" in screen_text(app))
-        await until(pilot, lambda: "200 results" in screen_text(app), timeout=30)
+        await until(pilot, lambda: "The newest 200 results" in screen_text(app), timeout=30)
         results = screen.query_one("#search-results", HeadlineList)
         assert all("Stored" in item.title for item in results.items)
         assert screen.searches == 4  # sto, stor, store, stored: the first three interrupted

@@ -456,8 +456,10 @@ class PolicyWatchApp(App[int]):
         self.push_screen(SearchScreen(self._search))
 
     async def _search(self, query: str) -> list[Item]:
+        from tui.screens.search import RESULTS
+
         if self.engine is not None:
-            return await self.engine.asearch(query, limit=200)
+            return await self.engine.asearch(query, limit=RESULTS)
         words = query.lower().split()
         items = self.query_one("#headlines", HeadlineList).items
         return [i for i in items if all(w in f"{i.title} {i.summary}".lower() for w in words)]

@@ -22,6 +22,8 @@ from tui.panes.headlines import HeadlineList
 Search = Callable[[str], Awaitable[list[Item]]]
 # A search that takes longer than this says so
 SLOW_SEARCH = 0.15
+# How many results a search shows: the newest (the app's search asks for this many)
+RESULTS = 200
 
 
 class SearchScreen(Screen[None]):
@@ -90,8 +92,10 @@ class SearchScreen(Screen[None]):
             slow.stop()
         results.empty_text = "No stored headline matches."
         results.add_items(found, initial=True)
-        status.update(Text(f"{len(found)} result{'s' if len(found) != 1 else ''}"
-                           + (" (showing the first 200)" if len(found) >= 200 else "")))
+        if len(found) >= RESULTS:
+            status.update(Text(f"The newest {RESULTS} results (older ones too? add a word to narrow the search)"))
+        else:
+            status.update(Text(f"{len(found)} result{'s' if len(found) != 1 else ''}"))
         if focus_results and results.items:
             results.focus()
 
