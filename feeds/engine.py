@@ -465,21 +465,21 @@ class Engine:
     def count(self, *, flagged_only: bool = False, high_only: bool = False) -> int:
         return self.open().count(flagged_only=flagged_only, high_only=high_only)
 
-    def search(self, query: str, limit: int = 200) -> list[Item]:
-        return self._with_read_marks(self.open().search(query, limit))
+    def search(self, query: str, limit: int = 200, *, before: int | None = None) -> list[Item]:
+        return self._with_read_marks(self.open().search(query, limit, before=before))
 
-    async def asearch(self, query: str, limit: int = 200) -> list[Item]:
+    async def asearch(self, query: str, limit: int = 200, *, before: int | None = None) -> list[Item]:
         """search(), off the event loop (feeds.searcher): a search over millions of items
         that cannot stop early no longer freezes the screen, and starting one interrupts
         the one before. Raises SearchInterrupted when a newer search interrupts it."""
         store = self.open()
         if store.db is store.w:  # ":memory:": one connection, which only this thread may share
-            return self.search(query, limit)
+            return self.search(query, limit, before=before)
         if self._searcher is None:
             from feeds.searcher import Searcher
 
             self._searcher = Searcher(self.db_path)
-        return self._with_read_marks(await self._searcher.search(query, limit))
+        return self._with_read_marks(await self._searcher.search(query, limit, before=before))
 
     def mark_read(self, item_id: int, read: bool = True) -> None:
         """Queue the read mark in the writer (the caller never waits); until it is

@@ -38,14 +38,15 @@ class Searcher:
         self._unwanted: set[int] = set()  # searches whose callers were cancelled
         self._closed = False
 
-    async def search(self, query: str, limit: int = 200) -> list[Item]:
-        """The newest `limit` matches. Starting a search interrupts the one still running;
-        raises SearchInterrupted if this one is interrupted in turn."""
+    async def search(self, query: str, limit: int = 200, *, before: int | None = None) -> list[Item]:
+        """Store.search's newest `limit` matches (just older than item `before`, if given).
+        Starting a search interrupts the one still running; raises SearchInterrupted if
+        this one is interrupted in turn."""
         if self._closed:
             raise SearchInterrupted("the searcher is closed")
         number = self._latest = next(self._numbers)
         self.interrupt()
-        future = asyncio.get_running_loop().run_in_executor(self._pool, self._search, number, query, limit)
+        future = asyncio.get_running_loop().run_in_executor(self._pool, self._search, number, query, limit, before)
         try:
             return await future
         except asyncio.CancelledError:
@@ -60,7 +61,7 @@ class Searcher:
             if self._running is not None and (number is None or self._running == number) and self._store:
                 self._store.db.interrupt()
 
-    def _search(self, number: int, query: str, limit: int) -> list[Item]:
+    def _search(self, number: int, query: str, limit: int, before: int | None) -> list[Item]:
         if self._store is None:
             self._store = Store.reader(self._path)
         with self._lock:
@@ -70,7 +71,7 @@ class Searcher:
                 raise SearchInterrupted(query)
             self._running = number
         try:
-            return self._store.search(query, limit)
+            return self._store.search(query, limit, before=before)
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 raise SearchInterrupted(query) from None

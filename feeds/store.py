@@ -496,9 +496,10 @@ class Store:
         with self.transaction():
             self.w.execute("UPDATE items SET read=? WHERE id=?", (int(read), item_id))
 
-    def search(self, query: str, limit: int = 200) -> list[Item]:
+    def search(self, query: str, limit: int = 200, *, before: int | None = None) -> list[Item]:
         """Full-text search over titles and summaries; words are ANDed, `word*` is a prefix.
-        Newest first (sort_time, then id).
+        Newest first (sort_time, then id); with `before`, the matches just older than the
+        item with that id (the next page of a result list that ends there).
 
         Sorting every match by time cost seconds at millions of items (bench/scale.py).
         Instead matches are read newest id first, a page at a time (FTS5 walks its index
@@ -509,12 +510,19 @@ class Store:
         match = fts_query(query)
         if not match or limit <= 0:
             return []
+        bound = (float("inf"), 0)  # results are older than this (sort_time, id)
+        if before is not None:
+            row = self.db.execute("SELECT sort_time, id FROM items WHERE id = ?", (before,)).fetchone()
+            if row is None:
+                return []
+            bound = tuple(row)
         skew = self.get_meta(FIRST_SEEN_SKEW)
         if skew is None and self.get_meta(SEEN_OUT_OF_ORDER) is not None:
+            older = "" if before is None else " AND (items.sort_time, items.id) < (?, ?)"
             rows = self.db.execute(
                 f"SELECT {self._ITEM_COLUMNS} FROM items_fts JOIN items ON items.id = items_fts.rowid "
-                "WHERE items_fts MATCH ? ORDER BY items.sort_time DESC, items.id DESC LIMIT ?",
-                (match, limit),
+                f"WHERE items_fts MATCH ?{older} ORDER BY items.sort_time DESC, items.id DESC LIMIT ?",
+                (match, *(bound if before is not None else ()), limit),
             ).fetchall()
             return [self._item(r) for r in rows]
         best: list[tuple[float, int]] = []  # (sort_time, id), newest first, at most `limit`
@@ -524,7 +532,7 @@ class Store:
                 "SELECT items.sort_time, items.id FROM items_fts JOIN items ON items.id = items_fts.rowid "
                 "WHERE items_fts MATCH ? AND items_fts.rowid < ? ORDER BY items_fts.rowid DESC LIMIT ?",
                 (match, below if below is not None else 1 << 62, page)).fetchall()
-            best = sorted(best + [tuple(r) for r in rows], reverse=True)[:limit]
+            best = sorted(best + [t for t in map(tuple, rows) if t < bound], reverse=True)[:limit]
             if len(rows) < page:
                 break
             below = rows[-1][1]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
+import pytest
+
 from feeds.config import load_config
 from feeds.engine import Engine
 from feeds.parse import make_item
@@ -134,6 +136,37 @@ def test_search_stays_exact_after_the_clock_went_back(tmp_path):
         store.db.execute("DELETE FROM meta WHERE key = 'search.first_seen_skew'")
         store.db.execute("INSERT INTO meta(key, value) VALUES ('search.seen_out_of_order', '1')")
         assert [i.id for i in store.search("story", 30)] == exact_search(store, "story", 30)
+
+
+def walk_search(store: Store, query: str, page: int) -> list[int]:
+    """A search's result list read page by page, each page just older than the last
+    result so far (the search screen's scrolling)."""
+    ids: list[int] = []
+    while True:
+        got = [i.id for i in store.search(query, page, before=ids[-1] if ids else None)]
+        ids += got
+        if len(got) < page:
+            return ids
+
+
+@pytest.mark.parametrize("overlap, clock_back", [(0, False), (90, False), (0, True)])
+def test_search_pages_join_into_exactly_the_full_order(tmp_path, overlap, clock_back):
+    """Pages of a search, each just older than the result before it, make exactly the
+    whole list of matches in time order (ties in time included), however the ids and
+    times are out of order."""
+    import random
+
+    rng = random.Random(11)
+    with Store(tmp_path / "db.sqlite") as store:
+        fill(store, rng, 300, overlap=overlap, clock_back=clock_back)
+        for query in ["bitcoin", "pension crypto", "story", "nothing"]:
+            for page in (7, 50):
+                assert walk_search(store, query, page) == exact_search(store, query, 100_000), (query, page)
+        assert store.search("story", 10, before=10**9) == []  # no such item: nothing older to show
+        if clock_back:  # and in a store that sorts every match
+            store.db.execute("DELETE FROM meta WHERE key = 'search.first_seen_skew'")
+            store.db.execute("INSERT INTO meta(key, value) VALUES ('search.seen_out_of_order', '1')")
+            assert walk_search(store, "story", 25) == exact_search(store, "story", 100_000)
 
 
 def test_a_stopping_engine_leaves_the_rest_of_a_reclassification_to_the_next_start(tmp_path):

@@ -355,6 +355,32 @@ async def test_typing_a_search_never_waits_for_one(write_config, tmp_path, monke
         assert screen.searches == 4  # sto, stor, store, stored: the first three interrupted
 
 
+async def test_search_results_load_older_pages_as_the_reader_scrolls(write_config, tmp_path):
+    """A search shows its newest 200 results; scrolling to the end loads the next older
+    page (off the event loop) until every match is shown, in the store's order."""
+    db = tmp_path / "pw.db"
+    prefill(db, 450)
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await paged_list(app, pilot)
+        await pilot.press("slash", *"markets", "enter")
+        screen = app.screen
+        await until(pilot, lambda: "The newest 200 results" in screen_text(app))
+        results = screen.query_one("#search-results", HeadlineList)
+        assert len(results.items) == 200 and results.has_more
+        await pilot.press("end")
+        await until(pilot, lambda: len(results.items) == 400)
+        await pilot.press("end")
+        await until(pilot, lambda: "450 results" in screen_text(app))
+        assert not results.has_more
+        with Store(db) as store:
+            assert [i.id for i in results.items] == [i.id for i in store.search("markets", 1000)]
+        await pilot.press("end")  # nothing older: no more searches
+        await pilot.pause()
+        assert len(results.items) == 450
+
+
 async def test_health_screen_reads_the_engine_and_polls_one_feed(server, write_config, tmp_path):
     db = tmp_path / "pw.db"
     server.add("/policy.rss", Route.file(DATA / "tui" / "policy.rss", content_type=RSS))

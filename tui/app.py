@@ -455,11 +455,13 @@ class PolicyWatchApp(App[int]):
 
         self.push_screen(SearchScreen(self._search))
 
-    async def _search(self, query: str) -> list[Item]:
+    async def _search(self, query: str, before: int | None = None) -> list[Item]:
         from tui.screens.search import RESULTS
 
         if self.engine is not None:
-            return await self.engine.asearch(query, limit=RESULTS)
+            return await self.engine.asearch(query, limit=RESULTS, before=before)
+        if before is not None:  # (every match among the loaded headlines came at once)
+            return []
         words = query.lower().split()
         items = self.query_one("#headlines", HeadlineList).items
         return [i for i in items if all(w in f"{i.title} {i.summary}".lower() for w in words)]

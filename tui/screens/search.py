@@ -1,7 +1,8 @@
 """`/`: search the stored history (SQLite FTS through the engine). Results are a headline
-list of their own; Enter opens the detail view. Searches run as the reader types, each in
-a worker that a newer one cancels (the engine runs them off the event loop and interrupts
-the one superseded), so typing never waits for a search."""
+list of their own, newest first, a page at a time: older results load as the reader
+scrolls towards the end. Enter opens the detail view. Searches run as the reader types,
+each in a worker that a newer one cancels (the engine runs them off the event loop and
+interrupts the one superseded), so typing never waits for a search."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -19,11 +21,50 @@ from feeds.searcher import SearchInterrupted
 from tui.panes.footer import KeyBar
 from tui.panes.headlines import HeadlineList
 
-Search = Callable[[str], Awaitable[list[Item]]]
+# search(query, before=None) -> the newest RESULTS matches (just older than the item with
+# id `before`, if given)
+Search = Callable[..., Awaitable[list[Item]]]
 # A search that takes longer than this says so
 SLOW_SEARCH = 0.15
-# How many results a search shows: the newest (the app's search asks for this many)
+# Results a search (or a page of older ones) brings
 RESULTS = 200
+
+
+class SearchResults(HeadlineList):
+    """A headline list of search results that asks for the next older page as the reader
+    nears its end (the screen fetches it in a worker: the list cannot wait for it)."""
+
+    class NeedOlder(Message):
+        def __init__(self, last: Item) -> None:
+            super().__init__()
+            self.last = last
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.empty_text = ""  # until a search has run
+        self._asking = False  # a page of older results is on its way
+
+    def show_results(self, found: list[Item], *, more: bool, searched: bool = True) -> None:
+        self._asking = False
+        self.empty_text = "No stored headline matches." if searched else ""
+        self.add_items(found, initial=True)
+        self._exhausted = not more
+
+    def add_older(self, page: list[Item], *, more: bool) -> None:
+        self._asking = False
+        fresh = self._unseen(page)
+        self.items.extend(fresh)
+        self._pool.extend(fresh)
+        self._exhausted = not (more and fresh)
+        self._resize()
+        self._announce()
+
+    def load_more(self) -> bool:
+        if self._exhausted or self._asking or not self.items:
+            return False
+        self._asking = True
+        self.post_message(self.NeedOlder(self.items[-1]))
+        return False
 
 
 class SearchScreen(Screen[None]):
@@ -43,14 +84,13 @@ class SearchScreen(Screen[None]):
         self.search = search
         self.initial = query
         self.searches = 0
+        self.shown_query = ""  # the query whose results are on screen
 
     def compose(self) -> ComposeResult:
         yield Input(value=self.initial, placeholder="Search stored headlines (words, \"phrases\", prefix*)",
                     id="search-input")
         yield Static(Text("Type and press enter."), id="search-status")
-        results = HeadlineList(id="search-results")
-        results.empty_text = ""  # until a search has run
-        yield results
+        yield SearchResults(id="search-results")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -68,36 +108,65 @@ class SearchScreen(Screen[None]):
     def run_search(self, query: str, *, focus_results: bool = False) -> None:
         """Search in a worker; the one still running, if any, is cancelled."""
         query = query.strip()
+        results = self.query_one(SearchResults)
         if not query:
             self.workers.cancel_group(self, "search")
-            self.query_one(HeadlineList).empty_text = ""
-            self.query_one(HeadlineList).add_items([], initial=True)
-            self.query_one("#search-status", Static).update(Text("Type and press enter."))
+            self.shown_query = ""
+            results.show_results([], more=False, searched=False)
+            self._status("Type and press enter.")
             return
         self.searches += 1
         self.run_worker(self._search(query, focus_results), group="search", exclusive=True, exit_on_error=False)
 
     async def _search(self, query: str, focus_results: bool) -> None:
-        results = self.query_one(HeadlineList)
-        status = self.query_one("#search-status", Static)
-        slow = self.set_timer(SLOW_SEARCH, lambda: status.update(Text(f"Searching for {query} …")))
-        try:
-            found = await self.search(query)
-        except SearchInterrupted:
-            return  # a newer search took its place
-        except Exception as exc:  # a bad query must not close the app
-            status.update(Text(f"search failed: {type(exc).__name__}", "red"))
+        found = await self._fetch(query)
+        if found is None:
             return
-        finally:
-            slow.stop()
-        results.empty_text = "No stored headline matches."
-        results.add_items(found, initial=True)
-        if len(found) >= RESULTS:
-            status.update(Text(f"The newest {RESULTS} results (older ones too? add a word to narrow the search)"))
-        else:
-            status.update(Text(f"{len(found)} result{'s' if len(found) != 1 else ''}"))
+        results = self.query_one(SearchResults)
+        self.shown_query = query
+        results.show_results(found, more=len(found) >= RESULTS)
+        self._count(results)
         if focus_results and results.items:
             results.focus()
+
+    def on_search_results_need_older(self, event: SearchResults.NeedOlder) -> None:
+        event.stop()
+        self.run_worker(self._older(self.shown_query, event.last), group="search", exclusive=True,
+                        exit_on_error=False)
+
+    async def _older(self, query: str, last: Item) -> None:
+        results = self.query_one(SearchResults)
+        page = await self._fetch(query, before=last.id)
+        if page is None:
+            results._asking = False  # (asked again when the reader next moves)
+            return
+        results.add_older(page, more=len(page) >= RESULTS)
+        self._count(results)
+
+    async def _fetch(self, query: str, before: int | None = None) -> list[Item] | None:
+        """The search's results, or None when it failed (said on the status line) or a
+        newer search took its place."""
+        slow = self.set_timer(SLOW_SEARCH, lambda: self._status(
+            f"Searching for {query} …" if before is None else f"Loading older results for {query} …"))
+        try:
+            return await self.search(query, before=before)
+        except SearchInterrupted:
+            return None
+        except Exception as exc:  # a bad query must not close the app
+            self._status(f"search failed: {type(exc).__name__}", "red")
+            return None
+        finally:
+            slow.stop()
+
+    def _count(self, results: SearchResults) -> None:
+        shown = len(results.items)
+        if results.has_more:
+            self._status(f"The newest {shown:,} results: older ones load as you scroll down")
+        else:
+            self._status(f"{shown:,} result{'s' if shown != 1 else ''}")
+
+    def _status(self, text: str, style: str = "") -> None:
+        self.query_one("#search-status", Static).update(Text(text, style))
 
     def on_headline_list_search_requested(self, event: HeadlineList.SearchRequested) -> None:
         event.stop()
