@@ -644,13 +644,14 @@ async def test_feed_table_keys_widths_and_literal_text():
             chosen.append(event.key)
 
     def rows(error_of=lambda n: ""):
-        return {f"feed {n}": ((f"feed {n}", ""), (error_of(n), "red")) for n in range(50)}
+        cells = {f"feed {n}": ((f"feed {n}", ""), (error_of(n), "red")) for n in range(50)}
+        return list(cells), cells.__getitem__
 
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
         table = app.query_one(FeedTable)
         table.focus()
-        table.set_rows(rows())
+        table.set_rows(*rows())
         await pilot.pause()
         assert table.cursor_key == "feed 0"
         await pilot.press("down", "down", "pagedown")
@@ -664,16 +665,28 @@ async def test_feed_table_keys_widths_and_literal_text():
         assert table.cursor == 0 and table.scroll_y == 0
 
         hostile = "\x1b[31m[b]boom[/b] " + "x" * 60
-        changed = table.set_rows(rows(lambda n: hostile if n == 1 else ""))
+        changed = table.set_rows(*rows(lambda n: hostile if n == 1 else ""))
         assert changed == ["feed 1"]
         await pilot.pause()
         line = screen_text(app).splitlines()[2]
         assert "\u241b[31m[b]boom[/b]" in line and "\x1b" not in line
         assert table.virtual_size.width > 60
-        table.set_rows(rows())  # the error clears: the column keeps its width
+        table.set_rows(*rows())  # the error clears: the column keeps its width
         assert table.virtual_size.width > 60
         await pilot.press("right", "right", "right")
         assert table.scroll_x > 0
+
+        # only the rows on screen are asked for their cells; a wide cell further down
+        # widens its column when its row scrolls into view
+        asked = []
+        keys, cells_of = rows(lambda n: "y" * 90 if n == 45 else "")
+        table.set_rows(keys, lambda key: asked.append(key) or cells_of(key))
+        assert 0 < len(asked) <= table.size.height and "feed 45" not in asked
+        assert table.virtual_size.width < 90
+        await pilot.press("end")
+        await pilot.pause()
+        assert "feed 45" in asked and table.virtual_size.width > 90
+        await pilot.press("home")
 
         await pilot.click(FeedTable, offset=(2, 3))
         assert table.cursor == 2 and not chosen

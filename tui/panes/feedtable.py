@@ -3,13 +3,15 @@
 Textual's DataTable redraws every visible cell after any change (its caches are keyed on
 a table-wide update count), and the health screen changes a few cells of most rows each
 second (the ages): 25-55 ms a second of the event loop for 10 to 1,000 feeds. This table
-keeps each row's rendered line until one of its own cells changes and repaints only the
-rows that did, so a second's changes cost about what the changed rows on screen cost.
-Cells are (text, style) pairs of untrusted text: shown literally (tui.safe), never markup."""
+asks for the cells of the rows on screen only (others when they scroll into view), keeps
+each row's rendered line until one of its own cells changes and repaints only the rows
+that did, so a second's update costs about what the rows on screen cost, however many
+feeds there are. Cells are (text, style) pairs of untrusted text: shown literally
+(tui.safe), never markup."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -25,12 +27,13 @@ from tui import safe
 
 Cell = tuple[str, str]  # (text, style)
 Row = tuple[Cell, ...]
+CellsOf = Callable[[str], Row]  # a row's cells, by its key
 PAD = 1  # blank cells each side of a cell's text
 
 
 class FeedTable(ScrollView, can_focus=True):
     """Rows keyed by feed name, in the order given; a column is as wide as its widest
-    cell so far (it narrows only when the set of feeds changes)."""
+    cell shown so far (it narrows only when the set of feeds or their order changes)."""
 
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False),
@@ -74,7 +77,9 @@ class FeedTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.columns = tuple(columns)
         self._keys: list[str] = []
-        self._rows: dict[str, Row] = {}
+        self._cells_of: CellsOf = lambda key: ()
+        self._update = 0  # counts set_rows calls: a row's cells are good for the update they were asked in
+        self._rows: dict[str, tuple[int, Row]] = {}  # key -> (update, cells)
         self._widths = [cell_len(c) for c in self.columns]
         # each row's line as last rendered, by key: (its cells, its look, the line)
         self._lines: dict[str, tuple[Row, tuple, Strip]] = {}
@@ -92,46 +97,70 @@ class FeedTable(ScrollView, can_focus=True):
         return list(self._keys)
 
     def row(self, key: str) -> Row:
-        return self._rows[key]
+        """The row's cells as of the last update (asked for now if it was off screen)."""
+        update, cells = self._rows.get(key, (-1, ()))
+        if update != self._update:
+            new = self._cells_of(key)
+            if new != cells:
+                cells = new
+            self._rows[key] = (self._update, cells)
+        return cells
 
     @property
     def cursor_key(self) -> str | None:
         return self._keys[self.cursor] if self._keys else None
 
-    def set_rows(self, rows: Mapping[str, Row]) -> list[str]:
-        """Show these rows; returns the keys of the rows that changed. With the same keys
-        in the same order, only changed rows are repainted (all of them if a column had to
-        widen); other keys, or the same in another order, replace the table, the cursor
-        staying on its row's key (or at its index, if that key went)."""
-        if list(rows) != self._keys:
+    def set_rows(self, keys: Sequence[str], cells_of: CellsOf) -> list[str]:
+        """Show rows `keys` in this order, with cells_of(key) for their cells (asked for
+        the rows on screen only). Returns the keys of the rows on screen whose cells
+        changed. With the same keys in the same order only those rows are repainted (all
+        of them if a column had to widen); other keys, or another order, replace the
+        table, the cursor staying on its row's key (or at its index, if that key went)."""
+        self._cells_of = cells_of
+        self._update += 1
+        if list(keys) != self._keys:
             on = self.cursor_key
-            self._keys = list(rows)
-            self._rows = dict(rows)
+            self._keys = list(keys)
+            self._rows.clear()
             self._lines.clear()
             self._widths = [cell_len(c) for c in self.columns]
-            self._fit(self._rows.values())
+            self._header = None
             self._resize()
-            self.cursor = self._keys.index(on) if on in self._rows else min(self.cursor, max(0, len(self._keys) - 1))
+            self.cursor = self._keys.index(on) if on in set(self._keys) else min(self.cursor, max(0, len(self._keys) - 1))
+            shown = self._on_screen()
+            self._fit(self.row(key) for key in shown)
+            self._resize()
             self.refresh()
-            return list(self._keys)
-        changed = [key for key, cells in rows.items() if cells != self._rows[key]]
-        if not changed:
-            return changed
-        for key in changed:
-            self._rows[key] = rows[key]
-        if self._fit(rows[key] for key in changed):
+            return list(shown)
+        shown = self._on_screen()
+        changed = []
+        for key in shown:
+            before = self._rows.get(key, (0, None))[1]
+            if self.row(key) is not before:
+                changed.append(key)
+        if changed and self._fit(self.row(key) for key in changed):
             self._lines.clear()
             self._resize()
             self.refresh()
         else:
-            top = int(self.scroll_offset.y)
-            on_screen = {key: i for i, key in enumerate(self._keys[top:top + self.size.height], top)}
             for key in changed:
-                if key in on_screen:
-                    self._refresh_row(on_screen[key])
+                self._refresh_row(shown[key])
         return changed
 
-    def _fit(self, rows) -> bool:
+    def _on_screen(self) -> dict[str, int]:
+        """The keys of the rows on screen, with their indexes."""
+        top = int(self.scroll_offset.y)
+        return {key: i for i, key in enumerate(self._keys[top:top + max(1, self.size.height)], top)}
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        """Rows coming into view: their cells now, and wider columns before the frame."""
+        super().watch_scroll_y(old, new)
+        if self._fit(self.row(key) for key in self._on_screen()):
+            self._lines.clear()
+            self._resize()
+            self.refresh()
+
+    def _fit(self, rows: Iterable[Row]) -> bool:
         """Widen the columns to these rows' cells; True if any widened."""
         widths = self._widths
         wider = False
@@ -234,7 +263,11 @@ class FeedTable(ScrollView, can_focus=True):
 
     def _row_line(self, index: int, style: Style, focused: bool) -> Strip:
         key = self._keys[index]
-        cells = self._rows[key]
+        cells = self.row(key)
+        if self._fit((cells,)):  # (a row that came into view some other way than scrolling)
+            self._lines.clear()
+            self.call_later(self._resize)
+            self.refresh()
         look = ("focus" if focused else "blur") if index == self.cursor else index % 2
         cached = self._lines.get(key)
         if cached is not None and cached[0] is cells and cached[1] == look:

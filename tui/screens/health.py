@@ -107,10 +107,12 @@ class HealthScreen(Screen[None]):
         line = self.query_one("#health-summary", Static)
         if summary != line.content:  # (an update lays out the whole screen again: only on a change, in place)
             line.update(summary, layout=False)
-        # the table repaints only the rows whose cells changed (mostly ages under 90 s); a
-        # feed whose trouble starts or ends moves, and the cursor stays on its feed
+        # the table asks for the cells of the rows on screen and repaints those that
+        # changed (mostly ages under 90 s); a feed whose trouble starts or ends moves, and
+        # the cursor stays on its feed
         states.sort(key=trouble_first)
-        self.query_one(FeedTable).set_rows({s.feed: row_cells(s, now) for s in states})
+        by_feed = {s.feed: s for s in states}
+        self.query_one(FeedTable).set_rows(list(by_feed), lambda feed: row_cells(by_feed[feed], now))
 
     def action_dismiss_screen(self) -> None:
         self.dismiss(None)
