@@ -276,7 +276,7 @@ class Engine:
         """One poll of one feed. Never raises: trouble becomes the feed's error state."""
         lock = self._locks.setdefault(feed.name, asyncio.Lock())
         if lock.locked() and not force:
-            return FeedStatus(self.open().feed_state(feed.name))
+            return FeedStatus(self.open().feed_state(feed.name, count=False))
         async with lock:
             status = await self._poll(feed)
         self._emit(status)
@@ -284,7 +284,9 @@ class Engine:
 
     async def _poll(self, feed: FeedConfig) -> FeedStatus:
         store = self.open()
-        state = store.feed_state(feed.name)
+        # (no count of the feed's items: nothing here uses it, and at 5 million items it
+        # walked ~300,000 index entries on the event loop each poll, 35 ms)
+        state = store.feed_state(feed.name, count=False)
         if state.url and state.url != feed.url:  # the URL changed: forget what we knew
             state = FeedState(feed=feed.name)
         fetch = self.config.fetch
@@ -516,7 +518,9 @@ class Engine:
             if counts and feed.name in stored:
                 state = replace(state, item_count=store.item_count(feed.name))
             scheduled = self.scheduler.next_run(self._job_id(feed)) if self.scheduler.running else None
-            out.append(replace(state, next_due=scheduled or state.next_due))
+            if scheduled is not None and scheduled != state.next_due:  # (replace costs 6 us: 1,000 feeds a second)
+                state = replace(state, next_due=scheduled)
+            out.append(state)
         return out
 
     def item_sources(self, item_id: int) -> list[tuple[str, str | None, datetime]]:

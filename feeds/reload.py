@@ -70,7 +70,7 @@ async def apply_config(engine: "Engine", config: Config, path: str = "") -> Conf
         changes.append(f"added feed {feed.name!r}")
     for feed in changed:
         if scheduling:
-            state = engine.open().feed_state(feed.name)
+            state = engine.open().feed_state(feed.name, count=False)
             if feed.url != old_feeds[feed.name].url or state.last_success is None:
                 due = now  # a new address: poll it now
             else:
