@@ -182,6 +182,43 @@ async def test_end_jumps_to_the_oldest_and_the_list_pages_back_up_from_there(wri
         assert "all · 1000 ·" in headlines.border_title  # the whole history now, newest on top
 
 
+async def test_the_loaded_window_stays_within_its_pages_both_ways(write_config, tmp_path, monkeypatch):
+    """Scrolling through a long history keeps at most WINDOW_PAGES pages loaded: a page
+    loaded at one end drops as many headlines at the other, the cursor moving through
+    every headline in order, with no gap or repeat, down to the oldest and back up to
+    the newest (the window grew without end: every headline scrolled past stayed in
+    memory, and each batch of new ones merged into all of them)."""
+    from tui.panes import headlines as headlines_module
+
+    monkeypatch.setattr(headlines_module, "WINDOW_PAGES", 2)
+    db = tmp_path / "pw.db"
+    prefill(db, 1000)
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await paged_list(app, pilot)
+        number = lambda: int(headlines.current.title.split()[3])  # noqa: E731
+        assert number() == 999
+        page_step = headlines.size.height // headlines._row_height - 1
+        biggest = 0
+        while number() > 0:
+            before = number()
+            await pilot.press("pagedown")
+            step = before - number()
+            assert step == min(before, page_step), (before, number())
+            biggest = max(biggest, len(headlines.items))
+        assert biggest <= 2 * PAGE + PAGE and len(headlines.items) <= 2 * PAGE
+        assert f"{0:05d} about markets" in screen_text(app)  # the screen follows the cursor
+        while number() < 999:
+            before = number()
+            await pilot.press("pageup")
+            assert number() - before == min(999 - before, page_step), (before, number())
+            biggest = max(biggest, len(headlines.items))
+        assert biggest <= 3 * PAGE and headlines.cursor == 0
+        titles = [i.title for i in headlines.items]
+        assert titles == [f"Stored headline number {n:05d} about markets" for n in range(999, 999 - len(titles), -1)]
+
+
 async def test_home_and_a_filter_from_the_oldest_end_load_one_page(write_config, tmp_path):
     """From the oldest end, g and a filter key each load the newest page and nothing
     next to the window they replace (whose scroll position pointed deep down)."""
