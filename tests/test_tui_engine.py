@@ -285,6 +285,35 @@ async def test_n_looks_a_few_pages_ahead_at_a_time(write_config, tmp_path):
         assert headlines.current.title == "Stored headline number 00002 about markets"
 
 
+async def test_n_finds_every_unread_headline_in_order_in_a_window_of_few_pages(write_config, tmp_path, monkeypatch):
+    """With the loaded window capped (two pages here), n still stops at every unread
+    headline in order, including those just past where a page drops headlines above."""
+    from tui.panes import headlines as headlines_module
+
+    monkeypatch.setattr(headlines_module, "WINDOW_PAGES", 2)
+    db = tmp_path / "pw.db"
+    prefill(db, 2000)
+    unread = sorted({1999, 1799, 1600, 1599, 1401, 1000, 999, 201, 200, 3}, reverse=True)
+    with Store(db) as store:
+        store.w.execute("UPDATE items SET read = 1")
+        for n in unread:
+            store.w.execute("UPDATE items SET read = 0 WHERE title = ?", (f"Stored headline number {n:05d} about markets",))
+    config = offline_config(write_config, feeds=[])
+    app = app_for(config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await paged_list(app, pilot)
+        found = [int(headlines.current.title.split()[3])]  # the newest is unread: the cursor is on it
+        for _ in range(40):
+            await pilot.press("n")
+            number = int(headlines.current.title.split()[3])
+            if number != found[-1]:
+                found.append(number)
+            if number == unread[-1]:
+                break
+        assert found == unread
+        assert len(headlines.items) <= 3 * PAGE + NEXT_UNREAD_PAGES * PAGE
+
+
 async def test_new_headlines_wait_above_a_list_that_starts_further_down(write_config, tmp_path):
     """At the oldest end of a long history, new headlines are counted above (g: top), not
     put into a list that does not reach them."""

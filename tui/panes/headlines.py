@@ -234,8 +234,12 @@ class HeadlineList(ScrollView, can_focus=True):
         self._exhausted = len(page) < PAGE
         fresh = self._unseen(page)
         self.items.extend(fresh)
-        excess = len(self.items) - WINDOW_PAGES * PAGE
-        if excess > 0:  # the newest headlines go; the cursor and the view stay on theirs
+        # the newest headlines go, only those a page or more above the view (the cursor and
+        # the view stay on theirs, and the view stays clear of the top, where a page newer
+        # would load again); a window scrolled near its top grows until the reader moves on
+        top_row = int(self.scroll_offset.y) // self._row_height
+        excess = min(len(self.items) - WINDOW_PAGES * PAGE, top_row - PAGE)
+        if excess > 0:
             view = max(0, self.scroll_offset.y - excess * self._row_height)
             self._forget(self.items[:excess])
             del self.items[:excess]
@@ -259,8 +263,10 @@ class HeadlineList(ScrollView, can_focus=True):
         fresh = self._unseen(page)
         if fresh:
             self.items[:0] = fresh
-            excess = len(self.items) - WINDOW_PAGES * PAGE
-            if excess > 0:  # the oldest headlines go
+            # the oldest headlines go, only those a page or more below the view
+            bottom_row = (int(self.scroll_offset.y) + self.size.height) // self._row_height + len(fresh)
+            excess = min(len(self.items) - WINDOW_PAGES * PAGE, len(self.items) - bottom_row - PAGE)
+            if excess > 0:
                 self._forget(self.items[-excess:])
                 del self.items[-excess:]
                 self._exhausted = False
@@ -497,13 +503,15 @@ class HeadlineList(ScrollView, can_focus=True):
                 if not self.items[index].read:
                     self.cursor = index
                     return
-            start = len(self.items)
             if loaded == NEXT_UNREAD_PAGES:
                 self.notify(f"No unread headline in the next {loaded * PAGE:,}: n looks further.", timeout=3)
                 return
+            last = self.items[-1] if self.items else None
             if not self.load_more():
                 self.notify("No unread headline below this one.", timeout=3)
                 return
+            # (a page loaded may have dropped headlines above: look from the last one seen)
+            start = self.items.index(last) + 1 if last is not None else 0
             loaded += 1
 
     def action_open_detail(self) -> None:
