@@ -15,6 +15,7 @@ from feeds.engine import Engine
 from feeds.model import AlertRaised, ConfigReloaded, NewItems
 from feeds.reload import ConfigWatcher, watched_path
 from tests.loopback import Route
+from tests.loopgaps import loop_gaps
 
 DATA = Path(__file__).parent / "data" / "feeds"
 
@@ -136,21 +137,8 @@ async def test_a_reload_that_rewrites_the_history_leaves_the_event_loop_free(run
     watcher = ConfigWatcher(engine, path)
     edit(path, text({"one": urls["one"]}, '[store]\nretention_days = 3650\n'
                                          '[classifier]\nflag = "false"\nhigh = "false"\n'))
-    gaps = []
-
-    async def ticking():
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.create_task(ticking())
-    try:
+    async with loop_gaps() as gaps:
         event = await watcher.check()
-    finally:
-        ticker.cancel()
     assert event.ok and event.reclassified == engine.count() > 0
     assert any("retention" in change for change in event.changes)
     assert sum(gaps) > 1.0 and max(gaps) < 0.3, max(gaps)

@@ -18,6 +18,7 @@ import pytest
 from feeds.parse import make_item
 from feeds.searcher import SearchInterrupted, Searcher
 from feeds.store import Store
+from tests.loopgaps import loop_gaps
 
 T0 = datetime(2025, 8, 7, 12, tzinfo=timezone.utc)
 
@@ -64,23 +65,12 @@ async def test_it_finds_what_the_store_finds_from_another_thread(db, slowed):
 
 async def test_the_event_loop_runs_while_a_slow_search_does(db, slowed):
     searcher = Searcher(db)
-    gaps = []
-
-    async def ticker():
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    tick = asyncio.create_task(ticker())
     try:
-        began = time.monotonic()
-        found = await searcher.search("st*", 200)
-        took = time.monotonic() - began
+        async with loop_gaps() as gaps:
+            began = time.monotonic()
+            found = await searcher.search("st*", 200)
+            took = time.monotonic() - began
     finally:
-        tick.cancel()
         searcher.close()
     assert len(found) == 200
     assert took > 0.3, "the slowed search should take a while"

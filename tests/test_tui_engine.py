@@ -49,6 +49,11 @@ def app_for(config, db) -> PolicyWatchApp:
     return PolicyWatchApp(config, db, engine_factory=engine_factory(config, db))
 
 
+def history_app(write_config, db) -> PolicyWatchApp:
+    """The monitor over the history stored in `db`, with no feeds to poll."""
+    return app_for(offline_config(write_config, feeds=[]), db)
+
+
 async def paged_list(app, pilot) -> HeadlineList:
     """The headline list once the engine has given it its pager."""
     headlines = app.query_one("#headlines", HeadlineList)
@@ -125,8 +130,7 @@ async def test_an_unreadable_store_leaves_the_first_page_to_the_engine(write_con
 async def test_a_thousand_stored_items_are_paged_not_loaded(write_config, tmp_path):
     db = tmp_path / "pw.db"
     prefill(db, 1000)
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = app.query_one("#headlines", HeadlineList)
         await until(pilot, lambda: len(headlines.items) > 0)
@@ -153,8 +157,7 @@ async def test_end_jumps_to_the_oldest_and_the_list_pages_back_up_from_there(wri
     keeps the cursor on the headline it was on."""
     db = tmp_path / "pw.db"
     prefill(db, 1000)
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = await paged_list(app, pilot)
         pages = record_pages(headlines, lambda args, kwargs: kwargs)
@@ -193,8 +196,7 @@ async def test_the_loaded_window_stays_within_its_pages_both_ways(write_config, 
     monkeypatch.setattr(headlines_module, "WINDOW_PAGES", 2)
     db = tmp_path / "pw.db"
     prefill(db, 1000)
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = await paged_list(app, pilot)
         number = lambda: int(headlines.current.title.split()[3])  # noqa: E731
@@ -224,8 +226,7 @@ async def test_home_and_a_filter_from_the_oldest_end_load_one_page(write_config,
     next to the window they replace (whose scroll position pointed deep down)."""
     db = tmp_path / "pw.db"
     prefill(db, 1000)
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = await paged_list(app, pilot)
         pages = record_pages(headlines, lambda args, kwargs: (args[0], kwargs))
@@ -273,8 +274,7 @@ async def test_n_looks_a_few_pages_ahead_at_a_time(write_config, tmp_path):
     prefill(db, 3000)
     with Store(db) as store:
         store.w.execute("UPDATE items SET read = 1 WHERE title != 'Stored headline number 00002 about markets'")
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = await paged_list(app, pilot)
         await pilot.press("n")
@@ -298,8 +298,7 @@ async def test_n_finds_every_unread_headline_in_order_in_a_window_of_few_pages(w
         store.w.execute("UPDATE items SET read = 1")
         for n in unread:
             store.w.execute("UPDATE items SET read = 0 WHERE title = ?", (f"Stored headline number {n:05d} about markets",))
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = await paged_list(app, pilot)
         found = [int(headlines.current.title.split()[3])]  # the newest is unread: the cursor is on it
@@ -321,8 +320,7 @@ async def test_new_headlines_wait_above_a_list_that_starts_further_down(write_co
 
     db = tmp_path / "pw.db"
     prefill(db, 600)
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         headlines = await paged_list(app, pilot)
         await pilot.press("end")
@@ -401,8 +399,7 @@ async def test_typing_a_search_never_waits_for_one(write_config, tmp_path, monke
         return store
 
     monkeypatch.setattr(Store, "reader", staticmethod(slow_reader))
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         await paged_list(app, pilot)
         await pilot.press("slash")
@@ -426,8 +423,7 @@ async def test_search_results_load_older_pages_as_the_reader_scrolls(write_confi
     page (off the event loop) until every match is shown, in the store's order."""
     db = tmp_path / "pw.db"
     prefill(db, 450)
-    config = offline_config(write_config, feeds=[])
-    app = app_for(config, db)
+    app = history_app(write_config, db)
     async with app.run_test(size=(140, 40)) as pilot:
         await paged_list(app, pilot)
         await pilot.press("slash", *"markets", "enter")

@@ -24,6 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui import safe
+from tui.panes.frame import PerFrame
 
 Cell = tuple[str, str]  # (text, style)
 Row = tuple[Cell, ...]
@@ -31,7 +32,7 @@ CellsOf = Callable[[str], Row]  # a row's cells, by its key
 PAD = 1  # blank cells each side of a cell's text
 
 
-class FeedTable(ScrollView, can_focus=True):
+class FeedTable(PerFrame, ScrollView, can_focus=True):
     """Rows keyed by feed name, in the order given; a column is as wide as its widest
     cell shown so far (it narrows only when the set of feeds or their order changes)."""
 
@@ -84,7 +85,6 @@ class FeedTable(ScrollView, can_focus=True):
         # each row's line as last rendered, by key: (its cells, its look, the line)
         self._lines: dict[str, tuple[Row, tuple, Strip]] = {}
         self._header: Strip | None = None
-        self._frame: tuple | None = None  # (scroll offset, width, base style, focused) while a frame renders
 
     # ------------------------------------------------------------ data (down)
 
@@ -235,20 +235,12 @@ class FeedTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------ rendering
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """What every line of a frame shares, read once: the widget's style walks the DOM
-        on each read."""
-        self._frame = self._frame_values()
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._frame = None
-
     def _frame_values(self) -> tuple:
+        """(scroll offset, width, base style, focused)."""
         return (self.scroll_offset, self.scrollable_content_region.width, self.rich_style, self.has_focus)
 
     def render_line(self, y: int) -> Strip:
-        (scroll_x, scroll_y), width, base, focused = self._frame or self._frame_values()
+        (scroll_x, scroll_y), width, base, focused = self.frame()
         if y == 0:
             if self._header is None:
                 style = base + self.get_component_rich_style("feed-table--header")

@@ -26,6 +26,7 @@ from textual.strip import Strip
 
 from feeds.model import Item
 from tui import safe
+from tui.panes.frame import PerFrame
 
 FILTERS = ("all", "flagged", "high")
 PAGE = 200
@@ -70,7 +71,7 @@ def passes(item: Item, mode: str) -> bool:
     return mode == "all" or (mode == "flagged" and p != "none") or (mode == "high" and p == "high")
 
 
-class HeadlineList(ScrollView, can_focus=True):
+class HeadlineList(PerFrame, ScrollView, can_focus=True):
     """Newest first; flagged items marked by priority with matched terms highlighted."""
 
     ALLOW_MAXIMIZE = True
@@ -179,7 +180,6 @@ class HeadlineList(ScrollView, can_focus=True):
         # a batch that shifts the list, or a cursor move, re-renders only rows not seen yet.
         # A few screens' worth: each Strip carries a dozen objects the cyclic GC walks.
         self._strips: LRUCache[tuple, tuple[Item, Strip]] = LRUCache(256)
-        self._frame: tuple | None = None  # (width, top, base style, focused, today) while a frame renders
         self.empty_text: str | None = None  # what an empty list says, in place of "No headlines yet."
 
     # ------------------------------------------------------------ data (down)
@@ -239,15 +239,15 @@ class HeadlineList(ScrollView, can_focus=True):
         # would load again); a window scrolled near its top grows until the reader moves on
         top_row = int(self.scroll_offset.y) // self._row_height
         excess = min(len(self.items) - WINDOW_PAGES * PAGE, top_row - PAGE)
+        view = max(0, self.scroll_offset.y - excess * self._row_height)
         if excess > 0:
-            view = max(0, self.scroll_offset.y - excess * self._row_height)
             self._forget(self.items[:excess])
             del self.items[:excess]
             self._top = False
             self.set_reactive(HeadlineList.cursor, max(0, self.cursor - excess))
-            self._resize()
-            self.scroll_to(y=view, animate=False, immediate=True)
         self._resize()
+        if excess > 0:
+            self.scroll_to(y=view, animate=False, immediate=True)
         self._announce()
         return bool(fresh)
 
@@ -538,21 +538,13 @@ class HeadlineList(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------ rendering
 
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """What every row of this frame shares, worked out once: the pane's style walks
-        the DOM on each read (a third of a cached row's cost), the date asks the clock."""
-        self._frame = self._frame_values()
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._frame = None
-
     def _frame_values(self) -> tuple:
+        """(width, top, base style, focused, today): the date asks the clock."""
         return (self.scrollable_content_region.width, int(self.scroll_offset.y), self.rich_style,
                 self.has_focus, self.clock().astimezone().date())
 
     def render_line(self, y: int) -> Strip:
-        width, top, base, focused, today = self._frame or self._frame_values()
+        width, top, base, focused, today = self.frame()
         line = y + top
         index, sub = divmod(line, self._row_height)
         if not self.items:

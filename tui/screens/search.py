@@ -42,16 +42,16 @@ class SearchResults(HeadlineList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.empty_text = ""  # until a search has run
-        self._asking = False  # a page of older results is on its way
+        self.asking = False  # a page of older results is on its way
 
     def show_results(self, found: list[Item], *, more: bool, searched: bool = True) -> None:
-        self._asking = False
+        self.asking = False
         self.empty_text = "No stored headline matches." if searched else ""
         self.add_items(found, initial=True)
         self._exhausted = not more
 
     def add_older(self, page: list[Item], *, more: bool) -> None:
-        self._asking = False
+        self.asking = False
         fresh = self._unseen(page)
         self.items.extend(fresh)
         self._pool.extend(fresh)
@@ -60,9 +60,9 @@ class SearchResults(HeadlineList):
         self._announce()
 
     def load_more(self) -> bool:
-        if self._exhausted or self._asking or not self.items:
+        if self._exhausted or self.asking or not self.items:
             return False
-        self._asking = True
+        self.asking = True
         self.post_message(self.NeedOlder(self.items[-1]))
         return False
 
@@ -138,7 +138,7 @@ class SearchScreen(Screen[None]):
         results = self.query_one(SearchResults)
         page = await self._fetch(query, before=last.id)
         if page is None:
-            results._asking = False  # (asked again when the reader next moves)
+            results.asking = False  # (asked again when the reader next moves)
             return
         results.add_older(page, more=len(page) >= RESULTS)
         self._count(results)
