@@ -13,7 +13,7 @@ from textual.widgets import Digits, Sparkline
 from feeds.model import NewItems, PriceHistory, PriceStreamStatus, PriceUpdate
 from tests.tuikit import NOW, aggregate, clock, fixed_tz, offline_config, sample_items, screen_text, tick
 from tui.app import PolicyWatchApp
-from tui.panes.chart import PriceChart
+from tui.panes.chart import PriceChart, column_seconds
 from tui.panes.digits import PriceDigits
 from tui.panes.price import PricePane
 from tui.panes.scenario import FIELD_KEYS, ScenarioPane
@@ -277,7 +277,8 @@ async def test_sparkline_shows_the_stored_24h(config):
         app.sink(aggregate("117880"))
         await pilot.pause()
         spark = app.query_one("#price-spark", PriceChart)
-        assert len(spark.data) == 289 and spark.data[0] == 115000.0 and spark.data[-1] == 117880.0
+        assert spark.points is app.query_one(PricePane).points  # the pane's list, charted in place
+        assert len(spark.points) == 289 and spark.points[0][1] == 115000.0 and spark.points[-1][1] == 117880.0
         assert "24h lo 115,000  hi 117,880" in screen_text(app)
 
 
@@ -505,7 +506,8 @@ async def test_scenario_rows_render_as_the_whole_pane_would_and_a_tick_renders_o
 
 
 class _Charts(App):
-    """Textual's Sparkline and the price chart side by side, styled alike."""
+    """Textual's Sparkline and the price chart side by side, styled alike; the chart's
+    clock is `now[0]`."""
 
     CSS = """
     Sparkline, PriceChart { width: 1fr; background: $panel; }
@@ -513,38 +515,111 @@ class _Charts(App):
     Sparkline > .sparkline--min-color, PriceChart > .sparkline--min-color { color: $error 70%; }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = [NOW]
+
     def compose(self):
         yield Sparkline([])
-        yield PriceChart()
+        yield PriceChart(clock=lambda: self.now[0])
 
 
 def _cells(strips) -> list[list[tuple[str, object]]]:
     return [[(ch, seg.style) for seg in strip for ch in seg.text] for strip in strips]
 
 
+def _chart_text(chart: PriceChart) -> list[str]:
+    return ["".join(seg.text for seg in chart.render_line(y)) for y in range(chart.size.height)]
+
+
+def _day(minutes: int = 24 * 60, seed: int = 5) -> list:
+    """A price a minute up to NOW (a random walk)."""
+    import random
+
+    rnd = random.Random(seed)
+    price, points = 116_000.0, []
+    for m in range(minutes, -1, -1):
+        price += rnd.gauss(0, 40)
+        points.append((NOW - timedelta(minutes=m), price))
+    return points
+
+
 @pytest.mark.parametrize("height", [1, 3])
 async def test_the_price_chart_draws_what_textuals_sparkline_draws(height):
-    """Cell for cell, styles included, on data shorter and longer than the chart is wide,
-    flat, one value, none, negative and a day of streamed prices."""
+    """Given one price a column (a price a minute, as many as the chart is wide), cell for
+    cell, styles included: flat, two values, random, negative, a day's walk; and no prices
+    at all. A lone price is the one difference (a 1-column chart)."""
     import random
 
     rnd = random.Random(5)
-    day = [116000 + rnd.gauss(0, 300) for _ in range(5800)]
-    cases = [[], [5.0], [3.0, 3.0], [1.0, 2.0], [rnd.random() for _ in range(10)], [-5.0, -1.0, -3.0, 0.5] * 30,
-             day, day[:33], day[:32], day[:31]]
+    walk = [p for _, p in _day()]
     app = _Charts()
     async with app.run_test(size=(100, 10)) as pilot:
         spark, chart = app.query_one(Sparkline), app.query_one(PriceChart)
         for width in (1, 7, 31, 32, 45):
             spark.styles.width = chart.styles.width = width
             spark.styles.height = chart.styles.height = height
-            for data in cases:
-                spark.data = data
-                chart.set_data(data)
+            cases = [[], [5.0] * width, [3.0] * (width - 1) + [4.0], [1.0, 2.0] * width,
+                     [rnd.random() for _ in range(width)], [-5.0, -1.0, -3.0, 0.5] * width, walk[-width:]]
+            for values in cases:
+                values = values[:width]
+                spark.data = values
+                chart.set_points([(NOW - timedelta(minutes=len(values) - 1 - i), v) for i, v in enumerate(values)])
                 await pilot.pause()
                 region = Region(0, 0, width, height)
                 assert chart.size == (width, height)
-                assert _cells(chart.render_lines(region)) == _cells(spark.render_lines(region)), (width, len(data))
+                if len(values) == 1:  # the Sparkline draws a lone value full height; the chart
+                    assert _chart_text(chart)[-1] == "▁"  # draws it as any flat price, at the bottom
+                    continue
+                assert _cells(chart.render_lines(region)) == _cells(spark.render_lines(region)), (width, values)
+
+
+async def test_each_column_is_a_span_of_the_clock_and_shows_its_highest_price():
+    """Columns of whole minutes ending with the current one; each shows the highest price
+    of its minute between the chart's lowest and highest; a minute without a price is blank."""
+    app = _Charts()
+    async with app.run_test(size=(100, 10)) as pilot:
+        chart = app.query_one(PriceChart)
+        chart.styles.width = 5
+        at = NOW.replace(second=0, microsecond=0)
+        app.now[0] = at + timedelta(seconds=20)
+        minute = [at - timedelta(minutes=4 - m) for m in range(5)]
+        chart.set_points([(minute[0] + timedelta(seconds=30), 0.0), (minute[0] + timedelta(seconds=40), 4.0),
+                          (minute[1] + timedelta(seconds=5), 2.0),
+                          (minute[3] + timedelta(seconds=1), 6.0), (minute[3] + timedelta(seconds=50), 5.0),
+                          (minute[4] + timedelta(seconds=10), 8.0)])
+        await pilot.pause()
+        assert _chart_text(chart) == ["▄▂ ▆█"]
+
+
+async def test_the_chart_history_stays_still_while_a_price_streams():
+    """Ten prices a second for a minute after a day of history: the columns before the
+    current one never change, and the chart repaints only when the current column's high
+    (or the chart's range) moves, not on every tick (Textual's Sparkline re-buckets by
+    count: every new point moved every column)."""
+    import random
+
+    rnd = random.Random(11)
+    app = _Charts()
+    async with app.run_test(size=(100, 10)) as pilot:
+        chart = app.query_one(PriceChart)
+        chart.styles.width, chart.styles.height = 32, 3
+        points = _day()
+        app.now[0] = NOW
+        chart.set_points(points)
+        await pilot.pause()
+        history = [row[:-1] for row in _chart_text(chart)]
+        price, repaints = points[-1][1], 0
+        for n in range(1, 601):
+            price += rnd.gauss(0, 2)
+            app.now[0] = NOW + timedelta(seconds=n / 10)
+            points.append((app.now[0], price))
+            chart._repaint_required = False
+            chart.points_changed()
+            repaints += chart._repaint_required
+            await pilot.pause()
+            assert [row[:-1] for row in _chart_text(chart)] == history, n
+        assert repaints < 60, repaints
 
 
 async def test_a_price_that_leaves_the_chart_as_it_was_repaints_nothing():
@@ -552,14 +627,103 @@ async def test_a_price_that_leaves_the_chart_as_it_was_repaints_nothing():
     async with app.run_test(size=(100, 10)) as pilot:
         chart = app.query_one(PriceChart)
         chart.styles.width = 32
-        data = [116000.0 + (i % 50) for i in range(5000)]
-        chart.set_data(data)
+        points = _day()
+        high = max(p for _, p in points)
+        chart.set_points(points)
         await pilot.pause()
         chart._repaint_required = False
-        chart.set_data(data + [116010.0])  # inside the range, into a bucket whose top it does not change
+        points.append((NOW + timedelta(seconds=1), points[-1][1] - 1))  # in the current column, under its high
+        chart.points_changed()
         assert not chart._repaint_required
-        chart.set_data(data + [117000.0])  # a new high: every column is rescaled
+        points.append((NOW + timedelta(seconds=2), high + 500))  # a new high: every column is rescaled
+        chart.points_changed()
         assert chart._repaint_required
+
+
+async def test_the_chart_moves_a_column_left_as_the_clock_begins_the_next():
+    """No new price: when the clock passes the end of the current column, every column
+    moves one to the left and the new last one is blank until a price comes in."""
+    app = _Charts()
+    async with app.run_test(size=(100, 10)) as pilot:
+        chart = app.query_one(PriceChart)
+        chart.styles.width, chart.styles.height = 32, 3
+        points = _day()
+        low, high = min(p for _, p in points), max(p for _, p in points)
+        points[700] = (points[700][0], low - 1)  # the range held in the middle of the day, so that
+        points[800] = (points[800][0], high + 1)  # moving the oldest column off leaves the scale as it is
+        app.now[0] = NOW
+        chart.set_points(points)
+        await pilot.pause()
+        before = _chart_text(chart)
+        app.now[0] = NOW + timedelta(seconds=column_seconds(24 * 3600, 32))
+        chart.points_changed()
+        await pilot.pause()
+        after = _chart_text(chart)
+        assert [row[:-1] for row in after] == [row[1:] for row in before]
+        assert [row[-1] for row in after] == [" ", " ", " "]
+
+
+async def test_a_new_chart_fills_from_the_right():
+    """Three minutes of prices in a chart 26 columns wide: the last three columns, one a
+    minute; the rest blank (no stretching of three minutes over the width)."""
+    app = _Charts()
+    async with app.run_test(size=(100, 10)) as pilot:
+        chart = app.query_one(PriceChart)
+        chart.styles.width = 26
+        app.now[0] = NOW
+        chart.set_points([(NOW - timedelta(minutes=2), 1.0), (NOW - timedelta(minutes=1), 2.0), (NOW, 3.0)])
+        await pilot.pause()
+        (row,) = _chart_text(chart)
+        assert row[:23] == " " * 23 and " " not in row[23:]
+
+
+async def test_trimming_old_prices_counts_the_oldest_column_again():
+    """The pane drops prices older than 24 h from the front of its list: the chart's
+    oldest column is counted again from what is left (its low gone with them)."""
+    app = _Charts()
+    async with app.run_test(size=(100, 10)) as pilot:
+        chart = app.query_one(PriceChart)
+        chart.styles.width = 6
+        at = NOW.replace(second=0, microsecond=0)
+        app.now[0] = at
+        points = [(at - timedelta(minutes=5, seconds=-10), 0.0), (at - timedelta(minutes=5, seconds=-20), 8.0)]
+        points += [(at - timedelta(minutes=5 - m), 4.0) for m in range(1, 6)]
+        chart.set_points(points)
+        await pilot.pause()
+        assert _chart_text(chart) == ["█▄▄▄▄▄"]
+        del points[0]  # the 0.0 is trimmed: the lowest is now 4.0 in the other columns
+        chart.points_changed()
+        await pilot.pause()
+        assert _chart_text(chart) == ["█▁▁▁▁▁"]
+
+
+async def test_the_chart_gives_the_range_of_its_points_from_its_columns():
+    """The pane's "lo ... hi" label reads the chart's columns (not every point on every
+    tick): the same figures as the points give, through streaming and trimming; None when
+    the columns do not hold every point (a chart one column wide)."""
+    import random
+
+    rnd = random.Random(3)
+    app = _Charts()
+    async with app.run_test(size=(100, 10)) as pilot:
+        chart = app.query_one(PriceChart)
+        chart.styles.width = 30
+        points = _day()
+        app.now[0] = NOW
+        chart.set_points(points)
+        await pilot.pause()
+        for n in range(1, 3000):
+            app.now[0] = NOW + timedelta(seconds=n)
+            points.append((app.now[0], points[-1][1] + rnd.gauss(0, 30)))
+            while points[0][0] < app.now[0] - timedelta(hours=24):
+                del points[0]
+            chart.points_changed()
+            if n % 97 == 0:
+                assert chart.low_high() == (min(p for _, p in points), max(p for _, p in points)), n
+        chart.styles.width = 1
+        await pilot.pause()
+        chart.points_changed()
+        assert chart.low_high() is None
 
 
 class _DigitPair(App):
@@ -608,7 +772,7 @@ async def test_remembered_component_styles_follow_a_theme_change(config):
 
         status_before = name_colour()
         chart = app.query_one(PriceChart)
-        chart.set_data([116000.0, 116500.0, 116200.0, 117000.0])
+        chart.set_points([(NOW - timedelta(minutes=3 - i), v) for i, v in enumerate([116000.0, 116500.0, 116200.0, 117000.0])])
         await pilot.pause()
 
         def chart_colours():  # the chart's backgrounds: its own, drawn under every cell

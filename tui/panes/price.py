@@ -129,13 +129,14 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         yield PriceDigits("—", id="price-digits")
         yield Rows(Text("—"), id="price-small")
         yield Rows(id="price-change")
-        yield PriceChart(id="price-spark")
+        yield PriceChart(id="price-spark", clock=lambda: self.clock())
         yield Rows(id="price-range")
         yield Rows(id="price-sources")
         yield Rows(id="price-warn")
 
     def on_mount(self) -> None:
         self.border_title = self.symbol
+        self.query_one("#price-spark", PriceChart).set_points(self.points)
         if self.ticking:
             self.set_interval(1, self.tick)
         self._render_all()
@@ -205,6 +206,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         self.points = deque(merged)
         self._compact_all()
         self._trim()
+        self.query_one("#price-spark", PriceChart).set_points(self.points)
         self._render_chart()
 
     @_while_composed
@@ -306,19 +308,22 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
     def _render_chart(self) -> None:
         if not self.is_mounted:
             return
-        values = [p for _, p in self.points]
-        self.query_one("#price-spark", PriceChart).set_data(values)
+        chart = self.query_one("#price-spark", PriceChart)
+        chart.points_changed()
         line = Text()
-        if values:
+        if self.points:
+            # the chart's columns hold every point of the last 24 h: their lows and highs
+            # give the range without a pass over the day's points on every tick
+            low, high = chart.low_high() or (min(p for _, p in self.points), max(p for _, p in self.points))
             span = self.points[-1][0] - self.points[0][0]
             hours = span.total_seconds() / 3600
             line.append(f"{hours:.0f}h " if hours >= 1 else f"{span.total_seconds() / 60:.0f}m ", self._style("muted"))
             if self.content_region.width < 32:
                 line = Text()
             line.append("lo ", self._style("muted"))
-            line.append(money(Decimal(repr(min(values))), 0), self._style("down"))
+            line.append(money(Decimal(repr(low)), 0), self._style("down"))
             line.append("  hi ", self._style("muted"))
-            line.append(money(Decimal(repr(max(values))), 0), self._style("up"))
+            line.append(money(Decimal(repr(high)), 0), self._style("up"))
         else:
             line.append("no price history yet", self._style("muted"))
         self.query_one("#price-range", Rows).show(line)
@@ -403,6 +408,7 @@ class PricePane(ComponentStyles, Vertical, can_focus=True):
         if self._flash_since is not None and (self.clock() - self._flash_since).total_seconds() >= FLASH:
             self._flash_since = None
             self._set_classes(self.has_class("-compact"))
+        self.query_one("#price-spark", PriceChart).points_changed()  # the clock may have begun a column
         self._tick_clock()
 
     def _tick_clock(self) -> None:
