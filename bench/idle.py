@@ -2,7 +2,8 @@
 server, the engine, the app) over 60 s with the price ticking once a second, read from
 /proc/<pid>/stat for the app's whole process group (parse workers included). Target: under
 2% of one core. Baseline, measured at the same time in its own terminal: a bare Textual
-app whose one Static shows a clock updated once a second.
+app whose one Static shows a clock updated once a second. Also the bytes a second each
+writes to its terminal (what an SSH link carries all day).
 
     /work/venv/bin/python bench/idle.py [--seconds 60] [--warmup 15]"""
 
@@ -72,10 +73,12 @@ def main() -> int:
         time.sleep(args.warmup)
         start = time.perf_counter()
         app_cpu, bare_cpu = group_cpu_seconds(app.pid), group_cpu_seconds(bare.pid)
+        app_bytes, bare_bytes = app.bytes, bare.bytes
         time.sleep(args.seconds)
         wall = time.perf_counter() - start
         app_cpu = group_cpu_seconds(app.pid) - app_cpu
         bare_cpu = group_cpu_seconds(bare.pid) - bare_cpu
+        app_bytes, bare_bytes = (app.bytes - app_bytes) / wall, (bare.bytes - bare_bytes) / wall
         app.discard()
         ticking = app.contains("BTC")
     finally:
@@ -86,6 +89,10 @@ def main() -> int:
     print(f"idle over {wall:.0f} s: policywatch --demo {app_pct:.2f}% of one core, bare Textual clock app "
           f"{bare_pct:.2f}% (target < {TARGET:.0f}%; demo still showing a price: {ticking})")
     print(f"RESULT idle_cpu_percent value={app_pct:.3f} target={TARGET} bare_percent={bare_pct:.3f}")
+    # What the terminal (over SSH: the link) receives; no target, the bare clock is the floor
+    print(f"terminal output over the same {wall:.0f} s: policywatch --demo {app_bytes:,.0f} bytes/s, bare clock app "
+          f"{bare_bytes:,.0f} bytes/s")
+    print(f"RESULT idle_terminal_bytes_per_s value={app_bytes:.0f} target=0 bare={bare_bytes:.0f}")
     return 0
 
 

@@ -106,6 +106,7 @@ def measure_app(presses: int, rng: random.Random) -> dict[str, list[float]]:
             term.wait_for(lambda t: at_row(t, base), timeout=10)
             time.sleep(0.2)
         height = min(step for step in steps if step > 0)
+        began, sent_before = time.perf_counter(), term.bytes
         for n in range(presses):
             time.sleep(rng.uniform(0.1, 0.25))
             term.discard()
@@ -142,6 +143,7 @@ def measure_app(presses: int, rng: random.Random) -> dict[str, list[float]]:
                 time.sleep(0.3)
                 term.discard()
                 base = cursor_rows(term)[0] if cursor_rows(term) else base
+        out["bytes_per_s"] = [(term.bytes - sent_before) / (time.perf_counter() - began)]
         out["ingested"] = [float(feeds.requests)]
         out["ticks"] = [float(ticker.sent)]
     finally:
@@ -193,6 +195,8 @@ def main() -> int:
           f"{app['ticks'][0]:.0f} price ticks served meanwhile")
     print(f"RESULT responsiveness_p95_ms value={p95:.1f} target={TARGET_MS} p50_ms={p50:.1f} "
           f"bare_p95_ms={percentile(bare, 0.95) * 1000:.1f}")
+    print(f"terminal output meanwhile (keys, ingest and ten price ticks a second): {app['bytes_per_s'][0]:,.0f} bytes/s")
+    print(f"RESULT load_terminal_bytes_per_s value={app['bytes_per_s'][0]:.0f} target=0")
     return 0
 
 
