@@ -57,6 +57,17 @@ def columns_of(buckets: dict[int, list[float]], first: int, width: int) -> tuple
     return tuple(None if b is None else (b[1] - minimum) / extent for b in shown)
 
 
+def _count(buckets: dict[int, list[float]], number: int, price: float) -> None:
+    """Widen span `number`'s (low, high) to take in `price`."""
+    bucket = buckets.get(number)
+    if bucket is None:
+        buckets[number] = [price, price]
+    elif price < bucket[0]:
+        bucket[0] = price
+    elif price > bucket[1]:
+        bucket[1] = price
+
+
 def _stamp(at: datetime) -> float:
     return (at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)).timestamp()
 
@@ -142,11 +153,7 @@ class PriceChart(Widget):
     def _count_all(self, seconds: int) -> None:
         buckets: dict[int, list[float]] = {}
         for at, price in self.points:
-            bucket = buckets.setdefault(int(_stamp(at) // seconds), [price, price])
-            if price < bucket[0]:
-                bucket[0] = price
-            elif price > bucket[1]:
-                bucket[1] = price
+            _count(buckets, int(_stamp(at) // seconds), price)
         self._buckets = buckets
         self._first = _stamp(self.points[0][0])
         self._last = _stamp(self.points[-1][0])
@@ -163,11 +170,7 @@ class PriceChart(Widget):
                 break
             new.append((stamp, price))
         for stamp, price in reversed(new):
-            bucket = buckets.setdefault(int(stamp // seconds), [price, price])
-            if price < bucket[0]:
-                bucket[0] = price
-            elif price > bucket[1]:
-                bucket[1] = price
+            _count(buckets, int(stamp // seconds), price)
         if new:
             self._last = new[0][0]
         if first_at != self._first:  # trimmed: count the oldest span again from what is left
