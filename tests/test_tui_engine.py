@@ -221,6 +221,45 @@ async def test_the_loaded_window_stays_within_its_pages_both_ways(write_config, 
         assert titles == [f"Stored headline number {n:05d} about markets" for n in range(999, 999 - len(titles), -1)]
 
 
+async def test_new_headlines_keep_the_window_within_its_pages(write_config, tmp_path, monkeypatch):
+    """A monitor left open all day takes in new headlines at the top: the loaded window
+    keeps to its pages all the same, dropping the oldest (a page and more below the view),
+    and paging down afterwards still walks every headline in order, the dropped ones read
+    again from the store (new headlines used to be merged into a window that grew without
+    end: every batch then sorted all of them, and each stayed in memory)."""
+    from feeds.model import NewItems
+    from tui.panes import headlines as headlines_module
+
+    monkeypatch.setattr(headlines_module, "WINDOW_PAGES", 2)
+    db = tmp_path / "pw.db"
+    prefill(db, 300)
+    app = history_app(write_config, db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        headlines = await paged_list(app, pilot)
+        base = datetime(2025, 8, 1, tzinfo=timezone.utc)
+        for batch in range(6):
+            numbers = range(300 + 50 * batch, 350 + 50 * batch)
+            with Store(db) as store:
+                new = store.ingest("Stored feed", [
+                    make_item("Stored feed", title=f"Stored headline number {n:05d} about markets", summary="new",
+                              link=f"https://example.com/stored/{n}", guid=None, published=base + timedelta(minutes=n))
+                    for n in numbers], now=base + timedelta(days=2))
+            app.sink(NewItems(tuple(new), feed="Stored feed"))
+            await pilot.pause()
+            assert len(headlines.items) <= 2 * PAGE, (batch, len(headlines.items))
+            assert headlines.cursor == 0 and int(headlines.current.title.split()[3]) == 349 + 50 * batch
+        seen = []
+        for _ in range(200):
+            seen.append(int(headlines.current.title.split()[3]))
+            if seen[-1] == 0:
+                break
+            await pilot.press("pagedown")
+        numbers = sorted({n for n in seen}, reverse=True)
+        assert seen == numbers and seen[0] == 599 and seen[-1] == 0  # in order, down to the oldest
+        page_step = headlines.size.height // headlines._row_height - 1
+        assert all(a - b == page_step for a, b in zip(seen, seen[1:-1]))  # no gap: a screen a press
+
+
 async def test_home_and_a_filter_from_the_oldest_end_load_one_page(write_config, tmp_path):
     """From the oldest end, g and a filter key each load the newest page and nothing
     next to the window they replace (whose scroll position pointed deep down)."""

@@ -277,6 +277,22 @@ class HeadlineList(PerFrame, ScrollView, can_focus=True):
         self._announce()
         return bool(fresh)
 
+    def _drop_below(self) -> None:
+        """New headlines came in at the top: past WINDOW_PAGES, the oldest go (only those a
+        page or more below the view; paging down reads them again). A monitor left open
+        all day otherwise kept every headline it was handed."""
+        excess = len(self.items) - WINDOW_PAGES * PAGE
+        if excess <= 0 or self.pager is None:  # without a store there is nothing to read them again from
+            return
+        bottom_row = (int(self.scroll_offset.y) + self.size.height) // self._row_height
+        excess = min(excess, len(self.items) - max(bottom_row, self.cursor + 1) - PAGE)
+        if excess > 0:
+            self._forget(self.items[-excess:])
+            del self.items[-excess:]
+            self._exhausted = False
+            self._resize()
+            self._announce()
+
     def _forget(self, items: Sequence[Item]) -> None:
         """Items dropped from the window: loadable again."""
         self._ids.difference_update(identity(i) for i in items)
@@ -319,6 +335,7 @@ class HeadlineList(PerFrame, ScrollView, can_focus=True):
         at_top = self._top and self.cursor == 0 and self.scroll_offset.y == 0
         merged = sorted(self.items + shown, key=order_key, reverse=True)
         self._set_items(merged, keep=current, follow_top=at_top)
+        self._drop_below()
         if not at_top:
             self.new_above += sum(1 for i in shown if current is None or order_key(i) > order_key(current))
             self._show_new_above()
