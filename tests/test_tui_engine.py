@@ -35,6 +35,15 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
         await pilot.pause(0.05)
 
 
+@pytest.fixture
+def two_page_window(monkeypatch) -> None:
+    """The headline list's loaded window capped at two pages (WINDOW_PAGES), so that a
+    test reaches its edges with a short history."""
+    from tui.panes import headlines as headlines_module
+
+    monkeypatch.setattr(headlines_module, "WINDOW_PAGES", 2)
+
+
 def prefill(db, count: int, feed: str = "Stored feed") -> None:
     """`count` stored headlines, as an earlier run of the engine would have left them."""
     base = datetime(2025, 8, 1, tzinfo=timezone.utc)
@@ -185,15 +194,12 @@ async def test_end_jumps_to_the_oldest_and_the_list_pages_back_up_from_there(wri
         assert "all · 1000 ·" in headlines.border_title  # the whole history now, newest on top
 
 
-async def test_the_loaded_window_stays_within_its_pages_both_ways(write_config, tmp_path, monkeypatch):
+async def test_the_loaded_window_stays_within_its_pages_both_ways(write_config, tmp_path, two_page_window):
     """Scrolling through a long history keeps at most WINDOW_PAGES pages loaded: a page
     loaded at one end drops as many headlines at the other, the cursor moving through
     every headline in order, with no gap or repeat, down to the oldest and back up to
     the newest (the window grew without end: every headline scrolled past stayed in
     memory, and each batch of new ones merged into all of them)."""
-    from tui.panes import headlines as headlines_module
-
-    monkeypatch.setattr(headlines_module, "WINDOW_PAGES", 2)
     db = tmp_path / "pw.db"
     prefill(db, 1000)
     app = history_app(write_config, db)
@@ -221,16 +227,14 @@ async def test_the_loaded_window_stays_within_its_pages_both_ways(write_config, 
         assert titles == [f"Stored headline number {n:05d} about markets" for n in range(999, 999 - len(titles), -1)]
 
 
-async def test_new_headlines_keep_the_window_within_its_pages(write_config, tmp_path, monkeypatch):
+async def test_new_headlines_keep_the_window_within_its_pages(write_config, tmp_path, two_page_window):
     """A monitor left open all day takes in new headlines at the top: the loaded window
     keeps to its pages all the same, dropping the oldest (a page and more below the view),
     and paging down afterwards still walks every headline in order, the dropped ones read
     again from the store (new headlines used to be merged into a window that grew without
     end: every batch then sorted all of them, and each stayed in memory)."""
     from feeds.model import NewItems
-    from tui.panes import headlines as headlines_module
 
-    monkeypatch.setattr(headlines_module, "WINDOW_PAGES", 2)
     db = tmp_path / "pw.db"
     prefill(db, 300)
     app = history_app(write_config, db)
@@ -324,12 +328,9 @@ async def test_n_looks_a_few_pages_ahead_at_a_time(write_config, tmp_path):
         assert headlines.current.title == "Stored headline number 00002 about markets"
 
 
-async def test_n_finds_every_unread_headline_in_order_in_a_window_of_few_pages(write_config, tmp_path, monkeypatch):
+async def test_n_finds_every_unread_headline_in_order_in_a_window_of_few_pages(write_config, tmp_path, two_page_window):
     """With the loaded window capped (two pages here), n still stops at every unread
     headline in order, including those just past where a page drops headlines above."""
-    from tui.panes import headlines as headlines_module
-
-    monkeypatch.setattr(headlines_module, "WINDOW_PAGES", 2)
     db = tmp_path / "pw.db"
     prefill(db, 2000)
     unread = sorted({1999, 1799, 1600, 1599, 1401, 1000, 999, 201, 200, 3}, reverse=True)
