@@ -175,14 +175,12 @@ class PriceChart(Widget):
             self._last = new[0][0]
         if first_at != self._first:  # trimmed: count the oldest span again from what is left
             oldest = int(first_at // seconds)
-            low = high = points[0][1]
+            for k in [k for k in buckets if k <= oldest]:
+                del buckets[k]
             for at, price in points:
                 if int(_stamp(at) // seconds) != oldest:
                     break
-                low, high = min(low, price), max(high, price)
-            for k in [k for k in buckets if k < oldest]:
-                del buckets[k]
-            buckets[oldest] = [low, high]
+                _count(buckets, oldest, price)
             self._first = first_at
 
     def notify_style_update(self) -> None:

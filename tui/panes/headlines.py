@@ -263,13 +263,9 @@ class HeadlineList(PerFrame, ScrollView, can_focus=True):
         fresh = self._unseen(page)
         if fresh:
             self.items[:0] = fresh
-            # the oldest headlines go, only those a page or more below the view
-            bottom_row = (int(self.scroll_offset.y) + self.size.height) // self._row_height + len(fresh)
-            excess = min(len(self.items) - WINDOW_PAGES * PAGE, len(self.items) - bottom_row - PAGE)
-            if excess > 0:
-                self._forget(self.items[-excess:])
-                del self.items[-excess:]
-                self._exhausted = False
+            # the oldest headlines go, only those a page or more below the view (which
+            # moves down by the rows just put above it)
+            self._drop_oldest(self._bottom_row() + len(fresh))
             self._resize()
             self.set_reactive(HeadlineList.cursor, self.cursor + len(fresh))
             self.scroll_to(y=self.scroll_offset.y + len(fresh) * self._row_height, animate=False, immediate=True)
@@ -277,21 +273,20 @@ class HeadlineList(PerFrame, ScrollView, can_focus=True):
         self._announce()
         return bool(fresh)
 
-    def _drop_below(self) -> None:
-        """New headlines came in at the top: past WINDOW_PAGES, the oldest go (only those a
-        page or more below the view; paging down reads them again). A monitor left open
-        all day otherwise kept every headline it was handed."""
-        excess = len(self.items) - WINDOW_PAGES * PAGE
-        if excess <= 0 or self.pager is None:  # without a store there is nothing to read them again from
-            return
-        bottom_row = (int(self.scroll_offset.y) + self.size.height) // self._row_height
-        excess = min(excess, len(self.items) - max(bottom_row, self.cursor + 1) - PAGE)
-        if excess > 0:
-            self._forget(self.items[-excess:])
-            del self.items[-excess:]
-            self._exhausted = False
-            self._resize()
-            self._announce()
+    def _bottom_row(self) -> int:
+        """The index of the headline at the bottom of the view."""
+        return (int(self.scroll_offset.y) + self.size.height) // self._row_height
+
+    def _drop_oldest(self, last_kept: int) -> bool:
+        """Past WINDOW_PAGES, the oldest loaded headlines go, only those a page or more
+        beyond index `last_kept` (paging down reads them again). True if any went."""
+        excess = min(len(self.items) - WINDOW_PAGES * PAGE, len(self.items) - last_kept - PAGE)
+        if excess <= 0:
+            return False
+        self._forget(self.items[-excess:])
+        del self.items[-excess:]
+        self._exhausted = False
+        return True
 
     def _forget(self, items: Sequence[Item]) -> None:
         """Items dropped from the window: loadable again."""
@@ -335,7 +330,11 @@ class HeadlineList(PerFrame, ScrollView, can_focus=True):
         at_top = self._top and self.cursor == 0 and self.scroll_offset.y == 0
         merged = sorted(self.items + shown, key=order_key, reverse=True)
         self._set_items(merged, keep=current, follow_top=at_top)
-        self._drop_below()
+        # the window keeps to its pages (a monitor left open all day kept every headline it
+        # was handed); without a store there is nothing to read dropped ones again from
+        if self.pager is not None and self._drop_oldest(max(self._bottom_row(), self.cursor + 1)):
+            self._resize()
+            self._announce()
         if not at_top:
             self.new_above += sum(1 for i in shown if current is None or order_key(i) > order_key(current))
             self._show_new_above()
